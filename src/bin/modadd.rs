@@ -1,0 +1,404 @@
+//! `modadd`: the command-line front end. It only parses arguments and calls the library.
+
+use clap::{Args, Parser, Subcommand};
+use modadd::error::{Error, Result};
+use modadd::export::{fmt_f64, Manifest};
+use modadd::grad::{loss_and_grad, Batch, Grads, Workspace};
+use modadd::loss::Loss;
+use modadd::model::{Activation, Init, Tying};
+use modadd::optim::{OptimizerConfig, Schedule};
+use modadd::real::Real;
+use modadd::task::{all_pairs, read_pairs_csv, Pair, Task};
+use modadd::train::{self, Precision, Progress, RunOptions, TrainConfig};
+use modadd::weights;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "modadd",
+    version,
+    about = "Two-layer networks learning modular addition: train, evaluate, analyse."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network (a reference preset, every field overridable) and write a run folder.
+    Train(TrainArgs),
+    /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Reference preset: standard, grokking, quad_random, quad_single_freq, relu_single_freq.
+    #[arg(long, default_value = "standard")]
+    preset: String,
+    /// Modulus p (odd, >= 3).
+    #[arg(long, default_value_t = 23)]
+    p: usize,
+    /// Number of neurons M [default: max(512, ceil(512 p^2 / 529))].
+    #[arg(long)]
+    width: Option<usize>,
+    /// Number of epochs (full-batch updates) [default: the preset's].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed of the split and the initialisation.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Optimiser: adamw (betas 0.9, 0.98, eps 1e-8) or sgd (no momentum).
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Weight decay (AdamW: decoupled; SGD: L2 added to the gradient).
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Training activation: quad or relu (any test-time activation is accepted too).
+    #[arg(long)]
+    activation: Option<String>,
+    /// Initialiser: random or single-freq.
+    #[arg(long)]
+    init: Option<String>,
+    /// Initial scale kappa.
+    #[arg(long)]
+    init_scale: Option<f64>,
+    /// Training fraction in (0, 1].
+    #[arg(long)]
+    train_frac: Option<f64>,
+    /// CSV file with header x,y listing the training pairs (overrides --train-frac).
+    #[arg(long)]
+    train_pairs: Option<PathBuf>,
+    /// Warm-up length N: lr * min(s/N, 1) after s updates (0 = constant lr) [preset: 10].
+    #[arg(long)]
+    warmup: Option<u64>,
+    /// Loss: ce-mean, ce-sum or mse.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Task: add, sub or linear:A,B.
+    #[arg(long)]
+    task: Option<String>,
+    /// Model: tied (paper) or untied (Gromov).
+    #[arg(long)]
+    model: Option<String>,
+    /// Start from this weight folder (W_in.csv, W_out.csv) instead of the initialiser.
+    #[arg(long)]
+    init_weights: Option<PathBuf>,
+    /// Checkpoint period in epochs (0: none) [preset: 200].
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Stop on a plateau (on by default for the grokking preset only).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    plateau_stop: Option<bool>,
+    /// Precision: f32 (the presets' default, like PyTorch) or f64.
+    #[arg(long)]
+    precision: Option<String>,
+    /// Backend: cpu (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Output folder [default: runs/<preset>_p<P>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite an output folder that holds an earlier run.
+    #[arg(long)]
+    force: bool,
+    /// Resume the run in --out from its latest checkpoint (other settings come from its config).
+    #[arg(long)]
+    resume: bool,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Weight folder (W_in.csv, W_out.csv[, W_in_y.csv]).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Activation to evaluate with (training or test-time: quad, relu, abs, pow4, pow8,
+    /// softplus2, exp, identity, cube).
+    #[arg(long)]
+    activation: String,
+    /// CSV file (header x,y) of the pairs to evaluate [default: all p^2 pairs].
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Loss: ce-mean, ce-sum or mse.
+    #[arg(long, default_value = "ce-mean")]
+    loss: String,
+    /// Task: add, sub or linear:A,B.
+    #[arg(long, default_value = "add")]
+    task: String,
+    /// Precision of the evaluation (f64 by default; f32 matches PyTorch's float32).
+    #[arg(long, default_value = "f64")]
+    precision: String,
+    /// Write eval.csv, grad/W_in.csv, grad/W_out.csv and manifest.csv here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite files of an earlier evaluation in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Train(a) => cmd_train(a),
+        Command::Eval(a) => cmd_eval(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.is_user_error() { 2 } else { 1 })
+        }
+    }
+}
+
+fn progress(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Lines
+    }
+}
+
+fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = TrainConfig::preset(&a.preset, a.p)?;
+    if let Some(w) = a.width {
+        c.width = w;
+    }
+    if let Some(e) = a.epochs {
+        c.epochs = e;
+    }
+    if let Some(s) = a.seed {
+        c.seed = s;
+    }
+    let wd = a.weight_decay.unwrap_or(c.optimizer.weight_decay());
+    if let Some(o) = &a.optimizer {
+        c.optimizer = OptimizerConfig::parse(o, wd)?;
+    }
+    c.optimizer = c.optimizer.with_weight_decay(wd);
+    if let Some(lr) = a.lr {
+        c.lr = lr;
+    }
+    if let Some(act) = &a.activation {
+        c.activation = Activation::parse(act)?;
+    }
+    let scale = a.init_scale.unwrap_or(c.init.scale());
+    c.init = match &a.init {
+        Some(name) => Init::parse(name, scale)?,
+        None => Init::parse(c.init.name(), scale)?,
+    };
+    if let Some(f) = a.train_frac {
+        c.train_frac = f;
+    }
+    c.train_pairs = a.train_pairs.clone();
+    if let Some(n) = a.warmup {
+        c.schedule = if n == 0 {
+            Schedule::Constant
+        } else {
+            Schedule::Warmup { steps: n }
+        };
+    }
+    if let Some(l) = &a.loss {
+        c.loss = Loss::parse(l)?;
+    }
+    if let Some(t) = &a.task {
+        c.task = Task::parse(t)?;
+    }
+    if let Some(m) = &a.model {
+        c.tying = match m.as_str() {
+            "tied" => Tying::Tied,
+            "untied" => Tying::Untied,
+            _ => {
+                return Err(Error::UnknownName {
+                    kind: "model",
+                    name: m.clone(),
+                    expected: "tied, untied".into(),
+                })
+            }
+        };
+    }
+    c.init_weights = a.init_weights.clone();
+    if let Some(n) = a.checkpoint_every {
+        c.checkpoint_every = n;
+    }
+    if let Some(b) = a.plateau_stop {
+        c.plateau_stop = b;
+    }
+    if let Some(pr) = &a.precision {
+        c.precision = Precision::parse(pr)?;
+    }
+    if c.init_weights.is_some() {
+        // The width comes from the weights when they are given.
+        if a.width.is_none() {
+            let net = weights::read_weight_folder(c.init_weights.as_ref().unwrap())?;
+            c.width = net.width();
+        }
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn check_backend(name: &str) -> Result<()> {
+    match name {
+        "cpu" => Ok(()),
+        "cuda" => Err(Error::BackendUnavailable {
+            backend: "cuda",
+            reason: "this build has no CUDA backend (rebuild with --features cuda)".into(),
+        }),
+        _ => Err(Error::UnknownName {
+            kind: "backend",
+            name: name.into(),
+            expected: "cpu, cuda".into(),
+        }),
+    }
+}
+
+fn cmd_train(a: TrainArgs) -> Result<()> {
+    check_backend(&a.backend)?;
+    let prog = progress(a.quiet);
+    if a.resume {
+        let out = a.out.clone().ok_or(Error::InvalidParameter {
+            name: "--resume without --out",
+            value: f64::NAN,
+            expected: "--out DIR naming the run to resume",
+        })?;
+        let s = train::resume(&out, a.epochs, prog)?;
+        println!("resumed {}: {} epochs run", out.display(), s.epochs_run);
+        return Ok(());
+    }
+    let cfg = resolve_train(&a)?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "runs/{}_p{}",
+            cfg.preset.as_deref().unwrap_or("custom"),
+            cfg.p
+        ))
+    });
+    let s = train::run(
+        &cfg,
+        &RunOptions {
+            out: out.clone(),
+            force: a.force,
+            progress: prog,
+        },
+    )?;
+    if let Some(r) = s.last {
+        println!(
+            "{}: {} epochs{}; last logged epoch {}: train loss {} acc {}, test loss {} acc {}",
+            out.display(),
+            s.epochs_run,
+            if s.plateau_stopped { " (plateau stop)" } else { "" },
+            r.epoch,
+            fmt_f64(r.train_loss),
+            fmt_f64(r.train_acc),
+            fmt_f64(r.test_loss),
+            fmt_f64(r.test_acc)
+        );
+    }
+    Ok(())
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<()> {
+    let act = Activation::parse(&a.activation)?;
+    let loss = Loss::parse(&a.loss)?;
+    let precision = Precision::parse(&a.precision)?;
+    let task = Task::parse(&a.task)?;
+    let net = weights::read_weight_folder(&a.weights)?;
+    let pairs: Vec<Pair> = match &a.pairs {
+        Some(path) => read_pairs_csv(path, net.p)?
+            .into_iter()
+            .map(|(x, y)| Pair {
+                x: x as u32,
+                y: y as u32,
+                label: task.label(x, y, net.p) as u32,
+            })
+            .collect(),
+        None => all_pairs(net.p, task),
+    };
+    if pairs.is_empty() {
+        return Err(Error::EmptyPairs {
+            what: "evaluation pair list",
+        });
+    }
+    if let Some(out) = &a.out {
+        let marker = out.join("eval.csv");
+        if marker.exists() && !a.force {
+            return Err(Error::OutputExists {
+                path: out.clone(),
+                found: marker,
+            });
+        }
+    }
+    match precision {
+        Precision::F32 => eval_with::<f32>(&net.cast(), act, loss, &pairs, a.out.as_deref()),
+        Precision::F64 => eval_with::<f64>(&net, act, loss, &pairs, a.out.as_deref()),
+    }
+}
+
+fn eval_with<T: Real>(
+    net: &modadd::model::Network<T>,
+    act: Activation,
+    loss: Loss,
+    pairs: &[Pair],
+    out: Option<&Path>,
+) -> Result<()> {
+    let batch = Batch::<T>::new(pairs, net.tying());
+    let mut grads = Grads::zeros_like(net);
+    let ev = loss_and_grad(net, act, loss, &batch, &mut Workspace::new(), &mut grads);
+    println!(
+        "p = {}, M = {}, {} pairs, activation {}, {} {}: loss {} accuracy {}",
+        net.p,
+        net.width(),
+        pairs.len(),
+        act.name(),
+        T::NAME,
+        loss.name(),
+        fmt_f64(ev.loss),
+        fmt_f64(ev.accuracy)
+    );
+    if let Some(out) = out {
+        let rows = vec![vec![
+            act.name().to_string(),
+            loss.name().to_string(),
+            T::NAME.to_string(),
+            pairs.len().to_string(),
+            fmt_f64(ev.loss),
+            fmt_f64(ev.accuracy),
+            fmt_f64(grads.norm()),
+        ]];
+        let mut m = Manifest::new();
+        let n = modadd::export::write_table(
+            &out.join("eval.csv"),
+            &[
+                "activation",
+                "loss_name",
+                "precision",
+                "pairs",
+                "loss",
+                "accuracy",
+                "grad_norm",
+            ],
+            &rows,
+        )?;
+        m.add("eval.csv", n, "loss and accuracy of the weights on the pairs");
+        let g = modadd::model::Network::new(grads.w_in, grads.w_out, grads.w_in_y)?;
+        weights::write_weight_folder(&out.join("grad"), &g)?;
+        m.add(
+            "grad",
+            net.width(),
+            "gradient of the loss in the weight format (grad/W_in.csv M x p, grad/W_out.csv p x M)",
+        );
+        m.write(out)?;
+    }
+    Ok(())
+}

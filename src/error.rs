@@ -1,0 +1,127 @@
+//! The crate's error type.
+//!
+//! Every fallible constructor or reader returns [`Result<T>`](crate::Result). Variants carry the
+//! offending value and what was expected, so a message can be shown to a user as it is.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate, short of a broken internal invariant (which panics).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The modulus is even or below 3.
+    #[error("modulus p = {p} is invalid: expected an odd integer >= 3")]
+    InvalidModulus { p: usize },
+    /// A width (number of neurons) of zero.
+    #[error("width M = {width} is invalid: expected at least 1 neuron")]
+    InvalidWidth { width: usize },
+    /// A real-valued parameter outside its domain.
+    #[error("{name} = {value} is invalid: expected {expected}")]
+    InvalidParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    /// A name (preset, activation, loss, optimiser, ...) that is not known.
+    #[error("unknown {kind} '{name}': expected one of {expected}")]
+    UnknownName {
+        kind: &'static str,
+        name: String,
+        expected: String,
+    },
+    /// Two inputs whose shapes disagree.
+    #[error("{what} has shape {found}, expected {expected}")]
+    Shape {
+        what: String,
+        found: String,
+        expected: String,
+    },
+    /// A malformed input file; `line` is 1-based.
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A pair (x, y) outside Z_p x Z_p.
+    #[error("pair ({x}, {y}) is outside Z_p x Z_p with p = {p}")]
+    PairOutOfRange { x: usize, y: usize, p: usize },
+    /// An empty set of pairs where at least one was needed.
+    #[error("{what} is empty: expected at least one pair")]
+    EmptyPairs { what: &'static str },
+    /// An output folder that already holds a run.
+    #[error("output folder {} already holds a run ({}); pass --force to overwrite it", path.display(), found.display())]
+    OutputExists { path: PathBuf, found: PathBuf },
+    /// Training produced a non-finite loss or gradient.
+    #[error("training diverged at epoch {epoch}: {what} is {value}")]
+    Diverged {
+        epoch: usize,
+        what: &'static str,
+        value: f64,
+    },
+    /// A checkpoint that cannot be used to resume this run.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint { path: PathBuf, message: String },
+    /// A backend (e.g. CUDA) that is not available.
+    #[error("backend '{backend}' unavailable: {reason}")]
+    BackendUnavailable {
+        backend: &'static str,
+        reason: String,
+    },
+    /// An I/O failure, with the path involved.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True for mistakes in the user's input (bad values, names, files), false for failures of a run.
+    ///
+    /// The CLI exits with status 2 for the former and 1 for the latter.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            Error::Diverged { .. } | Error::BackendUnavailable { .. } | Error::Io { .. }
+        )
+    }
+
+    /// Wraps an [`std::io::Error`] with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that `value` is finite and > 0.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            expected: "a finite number > 0",
+        })
+    }
+}
+
+/// Checks that `value` is finite and >= 0.
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            expected: "a finite number >= 0",
+        })
+    }
+}

@@ -1,0 +1,461 @@
+//! Exact, hand-derived forward and backward passes.
+//!
+//! # Forward (one pair i = (x, y), neuron m, output j)
+//! ```text
+//! h_im = W_in[m, x] + W_in'[m, y]            (W_in' = W_in tied, W_in_y untied)
+//! a_im = sigma(h_im)
+//! z_ij = sum_m W_out[j, m] a_im
+//! L    = s * sum_i w_i l(z_i, c_i)            (s = 1/n or 1, see `loss`; w_i pair multiplicity)
+//! ```
+//! # Backward (derived by the chain rule)
+//! ```text
+//! g_ij          = dL/dz_ij = s w_i dl/dz_ij            (softmax - onehot, or 2 (z - onehot))
+//! dL/dW_out[j,m] = sum_i g_ij a_im
+//! dL/da_im       = sum_j g_ij W_out[j, m]
+//! dL/dh_im       = dL/da_im * sigma'(h_im)
+//! dL/dW_in[m, x] += dL/dh_im     and   dL/dW_in'[m, y] += dL/dh_im   (both, also when x = y)
+//! ```
+//! The three products (logits, `dW_out`, `dA`) run through a tuned GEMM ([`crate::real::gemm`]);
+//! the first layer is a gather (forward) and a scatter-add (backward), since its input is one-hot.
+//!
+//! # Structure used for speed
+//! The tied model is symmetric in (x, y); when the task's labels are too (addition), the pairs
+//! (x, y) and (y, x) have identical logits and gradients. [`Batch::new`] then keeps one
+//! representative per (unordered pair, label) with weight w_i = the number of times it occurs
+//! (1 or 2 for a set of distinct pairs), which halves the work on swap-closed data and is exact
+//! on any subset. Losses and accuracies
+//! are still normalised by the number of ordered pairs.
+//!
+//! Pairs are processed in chunks of at most [`CHUNK`] so the activations stay in cache; `dW_out`
+//! accumulates across chunks in a fixed order, so results are deterministic.
+
+use crate::loss::{argmax, Loss};
+use crate::model::{sum_sq, Activation, Network, Tying};
+use crate::real::{gemm, Real, Strides};
+use crate::task::Pair;
+use nalgebra::DMatrix;
+use std::collections::BTreeMap;
+
+/// Pairs per chunk of the hot loop.
+pub const CHUNK: usize = 512;
+
+/// Pairs prepared for the hot loop: operands, labels and multiplicities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch<T: Real> {
+    /// First operands.
+    pub x: Vec<u32>,
+    /// Second operands.
+    pub y: Vec<u32>,
+    /// Labels.
+    pub label: Vec<u32>,
+    /// Multiplicity of each row (1, or 2 for a merged (x, y)/(y, x)).
+    pub weight: Vec<T>,
+    /// Number of ordered pairs represented (sum of weights): the n of the mean losses.
+    pub n: usize,
+}
+
+impl<T: Real> Batch<T> {
+    /// Prepares `pairs` for a model of the given tying.
+    ///
+    /// For a tied model, pairs (x, y) and (y, x) with the same label are merged into one row of
+    /// weight 2 (exact: their logits and gradients coincide). Rows are then ordered by
+    /// (min(x, y), max(x, y), label). Otherwise the pairs are kept as they are, weight 1.
+    pub fn new(pairs: &[Pair], tying: Tying) -> Self {
+        if tying == Tying::Tied {
+            // Key on the label too, so the merge is exact for any task: rows with the same
+            // unordered operands and label have identical logits and gradients.
+            let mut map: BTreeMap<(u32, u32, u32), u32> = BTreeMap::new();
+            for q in pairs {
+                *map.entry((q.x.min(q.y), q.x.max(q.y), q.label)).or_insert(0) += 1;
+            }
+            let mut b = Batch::empty();
+            for ((a, c, l), w) in map {
+                b.x.push(a);
+                b.y.push(c);
+                b.label.push(l);
+                b.weight.push(T::of(w as f64));
+                b.n += w as usize;
+            }
+            return b;
+        }
+        Self::plain(pairs)
+    }
+
+    /// Prepares `pairs` as they are, each with weight 1 (no merging).
+    pub fn plain(pairs: &[Pair]) -> Self {
+        Batch {
+            x: pairs.iter().map(|q| q.x).collect(),
+            y: pairs.iter().map(|q| q.y).collect(),
+            label: pairs.iter().map(|q| q.label).collect(),
+            weight: vec![T::one(); pairs.len()],
+            n: pairs.len(),
+        }
+    }
+
+    fn empty() -> Self {
+        Batch {
+            x: vec![],
+            y: vec![],
+            label: vec![],
+            weight: vec![],
+            n: 0,
+        }
+    }
+
+    /// Number of rows (after merging).
+    pub fn rows(&self) -> usize {
+        self.x.len()
+    }
+}
+
+/// Loss and accuracy over a set of pairs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Eval {
+    /// The loss, normalised as the [`Loss`] says.
+    pub loss: f64,
+    /// Fraction of (ordered) pairs whose argmax is the label.
+    pub accuracy: f64,
+}
+
+/// Gradients, shaped like the network's weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grads<T: Real> {
+    /// dL/dW_in (M x p).
+    pub w_in: DMatrix<T>,
+    /// dL/dW_out (p x M).
+    pub w_out: DMatrix<T>,
+    /// dL/dW_in_y (M x p), untied only.
+    pub w_in_y: Option<DMatrix<T>>,
+}
+
+impl<T: Real> Grads<T> {
+    /// Zero gradients shaped like `net`.
+    pub fn zeros_like(net: &Network<T>) -> Self {
+        Grads {
+            w_in: DMatrix::zeros(net.width(), net.p),
+            w_out: DMatrix::zeros(net.p, net.width()),
+            w_in_y: net
+                .w_in_y
+                .as_ref()
+                .map(|_| DMatrix::zeros(net.width(), net.p)),
+        }
+    }
+
+    /// Euclidean norm over all entries: sqrt(sum of squares).
+    pub fn norm(&self) -> f64 {
+        let mut s = sum_sq(self.w_in.as_slice()) + sum_sq(self.w_out.as_slice());
+        if let Some(w) = &self.w_in_y {
+            s += sum_sq(w.as_slice());
+        }
+        s.sqrt()
+    }
+
+    /// The tensors in the order `W_in`, `W_out`, `W_in_y`.
+    pub fn slices(&self) -> Vec<&[T]> {
+        let mut v = vec![self.w_in.as_slice(), self.w_out.as_slice()];
+        if let Some(w) = &self.w_in_y {
+            v.push(w.as_slice());
+        }
+        v
+    }
+}
+
+impl<T: Real> Network<T> {
+    /// The parameter tensors in the order `W_in`, `W_out`, `W_in_y` (as optimisers see them).
+    pub fn param_slices_mut(&mut self) -> Vec<&mut [T]> {
+        let mut v = vec![self.w_in.as_mut_slice(), self.w_out.as_mut_slice()];
+        if let Some(w) = self.w_in_y.as_mut() {
+            v.push(w.as_mut_slice());
+        }
+        v
+    }
+
+    /// The parameter tensors in the order `W_in`, `W_out`, `W_in_y`.
+    pub fn param_slices(&self) -> Vec<&[T]> {
+        let mut v = vec![self.w_in.as_slice(), self.w_out.as_slice()];
+        if let Some(w) = &self.w_in_y {
+            v.push(w.as_slice());
+        }
+        v
+    }
+}
+
+/// Scratch buffers reused across steps (no allocation in the hot loop once sized).
+#[derive(Clone, Debug, Default)]
+pub struct Workspace<T: Real> {
+    /// sigma'(h) (M x chunk), column per pair.
+    dh: Vec<T>,
+    /// sigma(h), then dL/da (M x chunk).
+    a: Vec<T>,
+    /// logits, then dL/dz (p x chunk).
+    z: Vec<T>,
+    /// dL/da (M x chunk).
+    da: Vec<T>,
+}
+
+impl<T: Real> Workspace<T> {
+    /// Empty workspace; buffers grow on first use.
+    pub fn new() -> Self {
+        Workspace {
+            dh: vec![],
+            a: vec![],
+            z: vec![],
+            da: vec![],
+        }
+    }
+
+    fn ensure(&mut self, width: usize, p: usize, rows: usize) {
+        let need_m = width * rows;
+        if self.a.len() < need_m {
+            self.a.resize(need_m, T::zero());
+            self.dh.resize(need_m, T::zero());
+            self.da.resize(need_m, T::zero());
+        }
+        if self.z.len() < p * rows {
+            self.z.resize(p * rows, T::zero());
+        }
+    }
+}
+
+/// Gathers h for rows `r0..r0+len` and writes sigma(h) into `a` (and sigma'(h) into `dh` if asked).
+fn first_layer<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    batch: &Batch<T>,
+    r0: usize,
+    len: usize,
+    a: &mut [T],
+    dh: Option<&mut [T]>,
+) {
+    let m_w = net.width();
+    let w_in = net.w_in.as_slice();
+    let w_y = net.w_in_second().as_slice();
+    match dh {
+        Some(dh) => {
+            for r in 0..len {
+                let cx = batch.x[r0 + r] as usize * m_w;
+                let cy = batch.y[r0 + r] as usize * m_w;
+                let (wx, wy) = (&w_in[cx..cx + m_w], &w_y[cy..cy + m_w]);
+                let ar = &mut a[r * m_w..(r + 1) * m_w];
+                let dr = &mut dh[r * m_w..(r + 1) * m_w];
+                for m in 0..m_w {
+                    let h = wx[m] + wy[m];
+                    ar[m] = act.value(h);
+                    dr[m] = act.deriv(h);
+                }
+            }
+        }
+        None => {
+            for r in 0..len {
+                let cx = batch.x[r0 + r] as usize * m_w;
+                let cy = batch.y[r0 + r] as usize * m_w;
+                let (wx, wy) = (&w_in[cx..cx + m_w], &w_y[cy..cy + m_w]);
+                let ar = &mut a[r * m_w..(r + 1) * m_w];
+                for m in 0..m_w {
+                    ar[m] = act.value(wx[m] + wy[m]);
+                }
+            }
+        }
+    }
+}
+
+/// Logits of rows `r0..r0+len`: Z (p x len) = W_out (p x M) * A (M x len).
+fn logits_chunk<T: Real>(net: &Network<T>, a: &[T], len: usize, z: &mut [T]) {
+    let (p, m_w) = (net.p, net.width());
+    gemm(
+        T::one(),
+        net.w_out.as_slice(),
+        Strides::col_major(p, m_w),
+        a,
+        Strides::col_major(m_w, len),
+        T::zero(),
+        z,
+        Strides::col_major(p, len),
+    );
+}
+
+/// Loss and accuracy of `net` on `batch`, without gradients.
+pub fn evaluate<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    loss: Loss,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+) -> Eval {
+    let (p, m_w) = (net.p, net.width());
+    ws.ensure(m_w, p, CHUNK.min(batch.rows().max(1)));
+    let (mut total, mut correct) = (0.0f64, 0.0f64);
+    let mut r0 = 0;
+    while r0 < batch.rows() {
+        let len = CHUNK.min(batch.rows() - r0);
+        first_layer(net, act, batch, r0, len, &mut ws.a, None);
+        logits_chunk(net, &ws.a, len, &mut ws.z);
+        for r in 0..len {
+            let zr = &ws.z[r * p..(r + 1) * p];
+            let c = batch.label[r0 + r] as usize;
+            let w = batch.weight[r0 + r].f64();
+            total += w * loss.pair_loss(zr, c);
+            if argmax(zr) == Some(c) {
+                correct += w;
+            }
+        }
+        r0 += len;
+    }
+    Eval {
+        loss: total * loss.normalisation(batch.n),
+        accuracy: correct / batch.n as f64,
+    }
+}
+
+/// Loss, accuracy and the exact gradient of `net` on `batch`, written into `grads`.
+///
+/// `grads` must be shaped like `net` (see [`Grads::zeros_like`]); its old contents are overwritten.
+pub fn loss_and_grad<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    loss: Loss,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+    grads: &mut Grads<T>,
+) -> Eval {
+    let (p, m_w) = (net.p, net.width());
+    ws.ensure(m_w, p, CHUNK.min(batch.rows().max(1)));
+    grads.w_in.fill(T::zero());
+    grads.w_out.fill(T::zero());
+    if let Some(g) = grads.w_in_y.as_mut() {
+        g.fill(T::zero());
+    }
+    let s = loss.normalisation(batch.n);
+    let (mut total, mut correct) = (0.0f64, 0.0f64);
+    let mut r0 = 0;
+    while r0 < batch.rows() {
+        let len = CHUNK.min(batch.rows() - r0);
+        first_layer(net, act, batch, r0, len, &mut ws.a, Some(&mut ws.dh));
+        logits_chunk(net, &ws.a, len, &mut ws.z);
+        // Loss, accuracy, and g = s * w_i * dl/dz in place of the logits.
+        for r in 0..len {
+            let zr = &mut ws.z[r * p..(r + 1) * p];
+            let c = batch.label[r0 + r] as usize;
+            let w = batch.weight[r0 + r];
+            if argmax(zr) == Some(c) {
+                correct += w.f64();
+            }
+            total += w.f64() * loss.pair_loss_and_grad(zr, c);
+            let f = T::of(s) * w;
+            zr.iter_mut().for_each(|v| *v = *v * f);
+        }
+        // dW_out (p x M) += G (p x len) * A^T (len x M)
+        gemm(
+            T::one(),
+            &ws.z,
+            Strides::col_major(p, len),
+            &ws.a,
+            Strides::col_major(m_w, len).t(),
+            T::one(),
+            grads.w_out.as_mut_slice(),
+            Strides::col_major(p, m_w),
+        );
+        // dA (M x len) = W_out^T (M x p) * G (p x len)
+        gemm(
+            T::one(),
+            net.w_out.as_slice(),
+            Strides::col_major(p, m_w).t(),
+            &ws.z,
+            Strides::col_major(p, len),
+            T::zero(),
+            &mut ws.da,
+            Strides::col_major(m_w, len),
+        );
+        // dH = dA * sigma'(h), scattered into the columns x and y of the input weights.
+        for r in 0..len {
+            let cx = batch.x[r0 + r] as usize * m_w;
+            let cy = batch.y[r0 + r] as usize * m_w;
+            let da = &mut ws.da[r * m_w..(r + 1) * m_w];
+            let dh = &ws.dh[r * m_w..(r + 1) * m_w];
+            for (d, &s) in da.iter_mut().zip(dh) {
+                *d = *d * s;
+            }
+            let gx = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
+            for (g, &d) in gx.iter_mut().zip(da.iter()) {
+                *g = *g + d;
+            }
+            let gy = match grads.w_in_y.as_mut() {
+                Some(g) => &mut g.as_mut_slice()[cy..cy + m_w],
+                None => &mut grads.w_in.as_mut_slice()[cy..cy + m_w],
+            };
+            for (g, &d) in gy.iter_mut().zip(da.iter()) {
+                *g = *g + d;
+            }
+        }
+        r0 += len;
+    }
+    Eval {
+        loss: total * s,
+        accuracy: correct / batch.n as f64,
+    }
+}
+
+/// Slow per-example reference: loss, accuracy and gradient computed pair by pair in f64 from
+/// the formulas in the module docs, with no merging, chunking or GEMM. Tests hold the fast path
+/// to it.
+pub fn reference_loss_and_grad<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    loss: Loss,
+    pairs: &[Pair],
+) -> (Eval, Grads<f64>) {
+    let net = net.cast::<f64>();
+    let (p, m_w) = (net.p, net.width());
+    let mut g = Grads::zeros_like(&net);
+    let s = loss.normalisation(pairs.len());
+    let (mut total, mut correct) = (0.0, 0.0);
+    let wy = net.w_in_second().clone();
+    for q in pairs {
+        let (x, y, c) = (q.x as usize, q.y as usize, q.label as usize);
+        let h: Vec<f64> = (0..m_w).map(|m| net.w_in[(m, x)] + wy[(m, y)]).collect();
+        let a: Vec<f64> = h.iter().map(|&u| act.value(u)).collect();
+        let mut z: Vec<f64> = (0..p)
+            .map(|j| (0..m_w).map(|m| net.w_out[(j, m)] * a[m]).sum())
+            .collect();
+        if argmax(&z) == Some(c) {
+            correct += 1.0;
+        }
+        total += loss.pair_loss_and_grad(&mut z, c);
+        for m in 0..m_w {
+            let mut da = 0.0;
+            for j in 0..p {
+                g.w_out[(j, m)] += s * z[j] * a[m];
+                da += s * z[j] * net.w_out[(j, m)];
+            }
+            let dh = da * act.deriv(h[m]);
+            g.w_in[(m, x)] += dh;
+            match g.w_in_y.as_mut() {
+                Some(gy) => gy[(m, y)] += dh,
+                None => g.w_in[(m, y)] += dh,
+            }
+        }
+    }
+    (
+        Eval {
+            loss: total * s,
+            accuracy: correct / pairs.len() as f64,
+        },
+        g,
+    )
+}
+
+/// Logits of every pair in `pairs`, p per pair, in pair order (`out[i * p + j]`).
+pub fn logits_table<T: Real>(net: &Network<T>, act: Activation, pairs: &[Pair]) -> Vec<T> {
+    let batch = Batch::<T>::plain(pairs);
+    let (p, m_w) = (net.p, net.width());
+    let mut out = vec![T::zero(); p * pairs.len()];
+    let mut a = vec![T::zero(); m_w * CHUNK.min(pairs.len().max(1))];
+    let mut r0 = 0;
+    while r0 < pairs.len() {
+        let len = CHUNK.min(pairs.len() - r0);
+        first_layer(net, act, &batch, r0, len, &mut a, None);
+        logits_chunk(net, &a, len, &mut out[r0 * p..(r0 + len) * p]);
+        r0 += len;
+    }
+    out
+}

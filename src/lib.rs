@@ -1,0 +1,12 @@
+pub mod error;
+pub mod grad;
+pub mod loss;
+pub mod model;
+pub mod real;
+pub mod task;
+pub use error::{Error, Result};
+pub mod export;
+pub mod optim;
+pub mod weights;
+pub mod backend;
+pub mod train;
