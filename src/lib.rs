@@ -10,3 +10,4 @@ pub mod optim;
 pub mod weights;
 pub mod backend;
 pub mod train;
+pub mod fourier;

@@ -112,7 +112,7 @@ struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// No progress output.
-    #[arg(long)]
+    #[arg(long, short = 'q')]
     quiet: bool,
 }
 
