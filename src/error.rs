@@ -81,11 +81,20 @@ impl Error {
     /// True for mistakes in the user's input (bad values, names, files), false for failures of a run.
     ///
     /// The CLI exits with status 2 for the former and 1 for the latter.
+    /// A missing or unreadable input file counts as the user's mistake.
     pub fn is_user_error(&self) -> bool {
-        !matches!(
-            self,
-            Error::Diverged { .. } | Error::BackendUnavailable { .. } | Error::Io { .. }
-        )
+        match self {
+            Error::Diverged { .. } | Error::BackendUnavailable { .. } => false,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::NotADirectory
+                    | std::io::ErrorKind::IsADirectory
+            ),
+            _ => true,
+        }
     }
 
     /// Wraps an [`std::io::Error`] with the path it concerns.

@@ -29,7 +29,10 @@ fn seeded_split_partitions_the_pairs() {
     assert!(tr.is_disjoint(&te));
     // Same seed, same split; another seed, another split.
     assert_eq!(s, Split::seeded(p, Task::Add, 0.75, 42).unwrap());
-    assert_ne!(s.train, Split::seeded(p, Task::Add, 0.75, 43).unwrap().train);
+    assert_ne!(
+        s.train,
+        Split::seeded(p, Task::Add, 0.75, 43).unwrap().train
+    );
 }
 
 #[test]
@@ -43,7 +46,11 @@ fn full_fraction_means_train_equals_test() {
 #[test]
 fn explicit_split_reproduces_a_seeded_one() {
     let s = Split::seeded(11, Task::Add, 0.5, 9).unwrap();
-    let pairs: Vec<(usize, usize)> = s.train.iter().map(|q| (q.x as usize, q.y as usize)).collect();
+    let pairs: Vec<(usize, usize)> = s
+        .train
+        .iter()
+        .map(|q| (q.x as usize, q.y as usize))
+        .collect();
     let e = Split::from_train_pairs(11, Task::Add, &pairs).unwrap();
     assert_eq!(e.train, s.train);
     let mut a = e.test.clone();
@@ -80,9 +87,15 @@ fn pairs_csv_errors_name_file_and_line() {
     assert!(e.contains("pairs.csv:3") && e.contains("'oops'"), "{e}");
     std::fs::write(&path, "a,b\n1,2\n").unwrap();
     let e = read_pairs_csv(&path, 7).unwrap_err().to_string();
-    assert!(e.contains("pairs.csv:1") && e.contains("expected columns x,y"), "{e}");
+    assert!(
+        e.contains("pairs.csv:1") && e.contains("expected columns x,y"),
+        "{e}"
+    );
     std::fs::write(&path, "x,y\n1,9\n").unwrap();
-    assert!(read_pairs_csv(&path, 7).unwrap_err().to_string().contains("(1, 9)"));
+    assert!(read_pairs_csv(&path, 7)
+        .unwrap_err()
+        .to_string()
+        .contains("(1, 9)"));
     std::fs::write(&path, "y,x\n1,2\n").unwrap();
     assert_eq!(read_pairs_csv(&path, 7).unwrap(), vec![(2, 1)]);
 }
@@ -143,7 +156,10 @@ fn single_freq_init_is_balanced_cosines() {
             .sum();
         assert!(off < 1e-15 && sr.constant.abs() < 1e-16);
     }
-    let (lo, hi) = (counts[1..].iter().min().unwrap(), counts[1..].iter().max().unwrap());
+    let (lo, hi) = (
+        counts[1..].iter().min().unwrap(),
+        counts[1..].iter().max().unwrap(),
+    );
     assert!(hi - lo <= 1, "{counts:?}");
 }
 
@@ -165,7 +181,15 @@ fn seeded_streams_are_reproducible() {
 #[test]
 fn first_draws_are_pinned() {
     let a = Network::<f64>::init(5, 3, Init::Random { scale: 1.0 }, Tying::Tied, 7).unwrap();
-    let got = [a.w_in[(0, 0)].to_bits(), a.w_in[(0, 1)].to_bits(), a.w_out[(0, 0)].to_bits()];
+    let got = [
+        a.w_in[(0, 0)].to_bits(),
+        a.w_in[(0, 1)].to_bits(),
+        a.w_out[(0, 0)].to_bits(),
+    ];
     assert_eq!(got, PINNED);
 }
-const PINNED: [u64; 3] = [4593821359573441170, 4597384794118421588, 13813677670160660424];
+const PINNED: [u64; 3] = [
+    4593821359573441170,
+    4597384794118421588,
+    13813677670160660424,
+];

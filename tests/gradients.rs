@@ -57,7 +57,8 @@ impl Arbitrary for Problem {
         let task = if tying == Tying::Tied {
             Task::Add
         } else {
-            *g.choose(&[Task::Add, Task::Sub, Task::Linear { a: 2, b: 3 }]).unwrap()
+            *g.choose(&[Task::Add, Task::Sub, Task::Linear { a: 2, b: 3 }])
+                .unwrap()
         };
         let f = *g.choose(&[0.3, 0.6, 1.0]).unwrap();
         let split = Split::seeded(p, task, f, u64::arbitrary(g)).unwrap();
@@ -84,9 +85,8 @@ fn near_kink(pb: &Problem) -> bool {
     }
     let wy = pb.net.w_in_second();
     pb.pairs.iter().any(|q| {
-        (0..pb.net.width()).any(|m| {
-            (pb.net.w_in[(m, q.x as usize)] + wy[(m, q.y as usize)]).abs() < KINK_MARGIN
-        })
+        (0..pb.net.width())
+            .any(|m| (pb.net.w_in[(m, q.x as usize)] + wy[(m, q.y as usize)]).abs() < KINK_MARGIN)
     })
 }
 
@@ -197,7 +197,13 @@ fn fast_path_matches_reference_across_chunks() {
             let tol = reorder_tol(pairs.len() * 7);
             assert!((fast.loss - slow.loss).abs() <= tol * slow.loss);
             assert_eq!(fast.accuracy, slow.accuracy);
-            assert_close("chunked gradient", &flatten(&grads), &flatten(&g), 1e-300, tol);
+            assert_close(
+                "chunked gradient",
+                &flatten(&grads),
+                &flatten(&g),
+                1e-300,
+                tol,
+            );
         }
     }
 }
@@ -215,8 +221,22 @@ fn tied_merge_halves_rows_and_keeps_gradient() {
     assert_eq!(merged.n, p * p);
     let mut g1 = Grads::zeros_like(&net);
     let mut g2 = Grads::zeros_like(&net);
-    let e1 = loss_and_grad(&net, Activation::Relu, Loss::CeSum, &merged, &mut Workspace::new(), &mut g1);
-    let e2 = loss_and_grad(&net, Activation::Relu, Loss::CeSum, &plain, &mut Workspace::new(), &mut g2);
+    let e1 = loss_and_grad(
+        &net,
+        Activation::Relu,
+        Loss::CeSum,
+        &merged,
+        &mut Workspace::new(),
+        &mut g1,
+    );
+    let e2 = loss_and_grad(
+        &net,
+        Activation::Relu,
+        Loss::CeSum,
+        &plain,
+        &mut Workspace::new(),
+        &mut g2,
+    );
     let tol = reorder_tol(p * p * 9);
     assert!((e1.loss - e2.loss).abs() <= tol * e2.loss);
     assert_close("merged vs plain", &flatten(&g1), &flatten(&g2), 1e-300, tol);

@@ -91,7 +91,11 @@ fn optimizer_config_rejects_bad_hyperparameters() {
         beta2: 0.98,
         eps: 1e-8,
     };
-    assert!(bad.validate().unwrap_err().to_string().contains("beta1 = 1"));
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("beta1 = 1"));
     assert!(OptimizerConfig::parse("rmsprop", 0.0)
         .unwrap_err()
         .to_string()

@@ -33,7 +33,10 @@ pub fn assert_close(what: &str, a: &[f64], b: &[f64], floor: f64, tol: f64) {
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .enumerate()
-            .fold((0, -1.0), |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) });
+            .fold(
+                (0, -1.0),
+                |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) },
+            );
         panic!(
             "{what}: relative error {err:e} > {tol:e} (worst index {i}: {} vs {})",
             a[i], b[i]

@@ -1,0 +1,300 @@
+//! Training runs: presets, plateau rule, learning, determinism, resume, divergence.
+
+use modadd::loss::Loss;
+use modadd::model::{Activation, Init};
+use modadd::optim::{OptimizerConfig, Schedule};
+use modadd::train::{
+    self, EpochRecord, Plateau, Precision, Progress, RunOptions, TrainConfig, Trainer,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A small configuration that trains in well under a second.
+fn small(p: usize) -> TrainConfig {
+    let mut c = TrainConfig::preset("standard", p).unwrap();
+    c.width = 48;
+    c.epochs = 120;
+    c.lr = 1e-2;
+    c.checkpoint_every = 30;
+    c
+}
+
+#[test]
+fn presets_match_the_reference_table() {
+    let t = |n: &str| TrainConfig::preset(n, 23).unwrap();
+    let s = t("standard");
+    assert_eq!(
+        (s.activation, s.lr, s.train_frac, s.epochs),
+        (Activation::Relu, 5e-5, 1.0, 5000)
+    );
+    assert_eq!(s.optimizer, OptimizerConfig::adamw(0.0));
+    assert_eq!(s.init, Init::Random { scale: 0.1 });
+    let g = t("grokking");
+    assert_eq!(
+        (g.lr, g.train_frac, g.epochs, g.plateau_stop),
+        (1e-4, 0.75, 50_000, true)
+    );
+    assert_eq!(g.optimizer.weight_decay(), 2.0);
+    let q = t("quad_random");
+    assert_eq!(
+        (q.activation, q.lr, q.init),
+        (Activation::Quad, 5e-5, Init::Random { scale: 0.1 })
+    );
+    let qs = t("quad_single_freq");
+    assert_eq!(
+        (qs.activation, qs.lr, qs.epochs),
+        (Activation::Quad, 0.1, 10_000)
+    );
+    assert_eq!(qs.init, Init::SingleFreq { scale: 0.02 });
+    assert_eq!(qs.optimizer, OptimizerConfig::Sgd { weight_decay: 0.0 });
+    let rs = t("relu_single_freq");
+    assert_eq!(
+        (rs.activation, rs.lr, rs.init),
+        (Activation::Relu, 0.01, Init::SingleFreq { scale: 0.002 })
+    );
+    for n in train::PRESETS {
+        let c = t(n);
+        assert_eq!((c.seed, c.checkpoint_every, c.width), (42, 200, 512));
+        assert_eq!(c.schedule, Schedule::Warmup { steps: 10 });
+        assert_eq!(c.loss, Loss::CeMean);
+        assert_eq!(c.precision, Precision::F32);
+    }
+    assert_eq!(TrainConfig::preset("standard", 97).unwrap().width, 9107);
+    let e = TrainConfig::preset("fancy", 23).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown preset 'fancy'") && e.contains("grokking"),
+        "{e}"
+    );
+}
+
+fn rec(epoch: usize, v: f64) -> EpochRecord {
+    EpochRecord {
+        epoch,
+        lr: 1e-3,
+        train_loss: v,
+        train_acc: 1.0,
+        test_loss: v,
+        test_acc: 0.9,
+        grad_norm: 1.0,
+        param_norm: 1.0,
+    }
+}
+
+#[test]
+fn plateau_rule_fires_only_on_flat_windows_at_checkpoints() {
+    let mut flat = Plateau::default();
+    for e in 0..=10_000 {
+        flat.push(rec(e, 0.5 + 1e-4 * ((e % 7) as f64 / 7.0)));
+    }
+    assert!(flat.stop_at(10_000));
+    assert!(!flat.stop_at(10_500), "only every 1000 epochs");
+    let mut early = Plateau::default();
+    for e in 0..=9_000 {
+        early.push(rec(e, 0.5));
+    }
+    assert!(!early.stop_at(9_000), "not before epoch 10000");
+    let mut moving = Plateau::default();
+    for e in 0..=10_000 {
+        moving.push(rec(e, 0.5 + 2e-6 * e as f64)); // spread over 1000 epochs: 2e-3 > 1e-3
+    }
+    assert!(!moving.stop_at(10_000));
+}
+
+/// A small ReLU network reaches 100 % training accuracy: the whole step (gradient, AdamW,
+/// warm-up) works together.
+#[test]
+fn small_network_learns_addition() {
+    let mut c = small(11);
+    c.epochs = 400;
+    let split = c.split().unwrap();
+    let mut t = Trainer::<f32, _>::cpu(&c, &split).unwrap();
+    let mut last = None;
+    while t.epoch < c.epochs {
+        last = Some(t.next_epoch().unwrap());
+    }
+    let r = last.unwrap();
+    assert!(r.train_acc == 1.0, "train accuracy {}", r.train_acc);
+    assert!(r.train_loss < 0.5 * (11f64).ln(), "loss {}", r.train_loss);
+}
+
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn run_into(c: &TrainConfig, dir: &Path) {
+    train::run(
+        c,
+        &RunOptions {
+            out: dir.to_path_buf(),
+            force: false,
+            progress: Progress::Quiet,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn same_config_and_seed_give_byte_identical_outputs() {
+    for precision in [Precision::F32, Precision::F64] {
+        let mut c = small(7);
+        c.precision = precision;
+        c.train_frac = 0.6;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        run_into(&c, a.path());
+        run_into(&c, b.path());
+        let (ta, tb) = (read_tree(a.path()), read_tree(b.path()));
+        assert!(ta.contains_key("training_log.csv") && ta.contains_key("final/W_in.csv"));
+        assert!(ta.contains_key("checkpoints/epoch_000090/W_in.npy"));
+        assert_eq!(ta, tb, "{precision:?}");
+        // Another seed changes the outputs.
+        c.seed += 1;
+        let d = tempfile::tempdir().unwrap();
+        run_into(&c, d.path());
+        assert_ne!(
+            read_tree(d.path())["training_log.csv"],
+            ta["training_log.csv"]
+        );
+    }
+}
+
+/// Kill a run after epoch 75 (log flushed up to the checkpoint at 60, later rows lost with the
+/// process), resume it, and obtain exactly the files of the run that never stopped.
+#[test]
+fn resume_reproduces_the_uninterrupted_run() {
+    for (precision, opt) in [
+        (Precision::F32, OptimizerConfig::adamw(0.5)),
+        (Precision::F64, OptimizerConfig::Sgd { weight_decay: 0.01 }),
+    ] {
+        let mut c = small(7);
+        c.precision = precision;
+        c.optimizer = opt;
+        c.train_frac = 0.7;
+        let full = tempfile::tempdir().unwrap();
+        run_into(&c, full.path());
+        let cut = tempfile::tempdir().unwrap();
+        let (src, dst) = (full.path(), cut.path());
+        for f in ["config.json", "train_pairs.csv"] {
+            std::fs::copy(src.join(f), dst.join(f)).unwrap();
+        }
+        for e in [0, 30, 60] {
+            let d = format!("checkpoints/epoch_{e:06}");
+            std::fs::create_dir_all(dst.join(&d)).unwrap();
+            for f in std::fs::read_dir(src.join(&d)).unwrap() {
+                let f = f.unwrap();
+                std::fs::copy(f.path(), dst.join(&d).join(f.file_name())).unwrap();
+            }
+        }
+        let log = std::fs::read_to_string(src.join("training_log.csv")).unwrap();
+        let partial: String = log.lines().take(1 + 76).map(|l| format!("{l}\n")).collect();
+        std::fs::write(dst.join("training_log.csv.partial"), partial).unwrap();
+        train::resume(dst, None, Progress::Quiet).unwrap();
+        assert_eq!(read_tree(src), read_tree(dst), "{precision:?}");
+    }
+}
+
+#[test]
+fn output_folder_with_a_run_is_refused_unless_forced() {
+    let c = small(5);
+    let d = tempfile::tempdir().unwrap();
+    run_into(&c, d.path());
+    let before = read_tree(d.path());
+    let e = train::run(
+        &c,
+        &RunOptions {
+            out: d.path().to_path_buf(),
+            force: false,
+            progress: Progress::Quiet,
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+    assert_eq!(read_tree(d.path()), before, "nothing touched");
+    train::run(
+        &c,
+        &RunOptions {
+            out: d.path().to_path_buf(),
+            force: true,
+            progress: Progress::Quiet,
+        },
+    )
+    .unwrap();
+}
+
+/// A run whose loss blows up stops at the epoch where it became non-finite, says so, and keeps
+/// its log (with that row) and the checkpoints written before.
+#[test]
+fn divergence_stops_and_keeps_what_was_written() {
+    let mut c = small(7);
+    c.activation = Activation::Quad;
+    c.optimizer = OptimizerConfig::Sgd { weight_decay: 0.0 };
+    c.schedule = Schedule::Constant;
+    c.init = Init::Random { scale: 3.0 };
+    c.lr = 50.0;
+    c.checkpoint_every = 1;
+    let d = tempfile::tempdir().unwrap();
+    let e = train::run(
+        &c,
+        &RunOptions {
+            out: d.path().to_path_buf(),
+            force: false,
+            progress: Progress::Quiet,
+        },
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    let modadd::Error::Diverged { epoch, .. } = e else {
+        panic!("expected divergence, got {msg}");
+    };
+    assert!(msg.contains(&format!("diverged at epoch {epoch}")));
+    let log = std::fs::read_to_string(d.path().join("training_log.csv")).unwrap();
+    assert_eq!(log.lines().count(), epoch + 2, "header + rows 0..=epoch");
+    let last = log.lines().last().unwrap().to_ascii_lowercase();
+    assert!(last.contains("nan") || last.contains("inf"), "{last}");
+    assert!(!d.path().join("training_log.csv.partial").exists());
+    assert!(d.path().join("manifest.csv").exists());
+    if epoch > 0 {
+        assert!(d.path().join("checkpoints/epoch_000000/W_in.npy").exists());
+    }
+}
+
+#[test]
+fn config_validation_names_the_bad_value() {
+    let cases: Vec<(Box<dyn Fn(&mut TrainConfig)>, &str)> = vec![
+        (Box::new(|c| c.p = 8), "p = 8"),
+        (Box::new(|c| c.p = 1), "p = 1"),
+        (Box::new(|c| c.width = 0), "M = 0"),
+        (Box::new(|c| c.lr = f64::NAN), "learning rate = NaN"),
+        (Box::new(|c| c.lr = 0.0), "learning rate = 0"),
+        (Box::new(|c| c.lr = -1e-3), "learning rate = -0.001"),
+        (
+            Box::new(|c| c.optimizer = OptimizerConfig::adamw(-0.5)),
+            "weight decay = -0.5",
+        ),
+        (Box::new(|c| c.train_frac = 0.0), "train fraction = 0"),
+        (Box::new(|c| c.train_frac = 1.2), "train fraction = 1.2"),
+    ];
+    for (f, want) in cases {
+        let mut c = small(7);
+        f(&mut c);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(want), "'{e}' should contain '{want}'");
+    }
+}
