@@ -255,7 +255,7 @@ impl Schedule {
     pub fn lr(&self, base: f64, s: u64) -> f64 {
         match *self {
             Schedule::Constant => base,
-            Schedule::Warmup { steps } if steps == 0 => base,
+            Schedule::Warmup { steps: 0 } => base,
             Schedule::Warmup { steps } => base * (s as f64 / steps as f64).min(1.0),
         }
     }

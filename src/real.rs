@@ -162,6 +162,7 @@ impl Strides {
 ///
 /// # Panics
 /// If the shapes disagree or a view reaches outside its slice (internal invariants).
+#[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Real>(
     alpha: T,
     a: &[T],

@@ -277,7 +277,8 @@ fn divergence_stops_and_keeps_what_was_written() {
 
 #[test]
 fn config_validation_names_the_bad_value() {
-    let cases: Vec<(Box<dyn Fn(&mut TrainConfig)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut TrainConfig)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|c| c.p = 8), "p = 8"),
         (Box::new(|c| c.p = 1), "p = 1"),
         (Box::new(|c| c.width = 0), "M = 0"),

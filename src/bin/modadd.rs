@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a network (a reference preset, every field overridable) and write a run folder.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
     Eval(EvalArgs),
 }
@@ -149,7 +149,7 @@ struct EvalArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
-        Command::Train(a) => cmd_train(a),
+        Command::Train(a) => cmd_train(*a),
         Command::Eval(a) => cmd_eval(a),
     };
     match res {
@@ -238,12 +238,9 @@ fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
     if let Some(pr) = &a.precision {
         c.precision = Precision::parse(pr)?;
     }
-    if c.init_weights.is_some() {
-        // The width comes from the weights when they are given.
-        if a.width.is_none() {
-            let net = weights::read_weight_folder(c.init_weights.as_ref().unwrap())?;
-            c.width = net.width();
-        }
+    // The width comes from the weights when they are given.
+    if let (Some(dir), None) = (&c.init_weights, a.width) {
+        c.width = weights::read_weight_folder(dir)?.width();
     }
     c.validate()?;
     Ok(c)

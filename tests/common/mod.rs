@@ -27,7 +27,8 @@ pub fn rel_max_err(a: &[f64], b: &[f64], floor: f64) -> f64 {
 /// Asserts `rel_max_err(a, b, floor) <= tol`, naming `what` and the worst index.
 pub fn assert_close(what: &str, a: &[f64], b: &[f64], floor: f64, tol: f64) {
     let err = rel_max_err(a, b, floor);
-    if !(err <= tol) {
+    // Written so that a NaN error fails too.
+    if err.is_nan() || err > tol {
         let (i, _) = a
             .iter()
             .zip(b)
