@@ -1,10 +1,10 @@
 //! The hot loop behind one trait, so the trainer can drive a CPU or a GPU implementation.
 //!
 //! A backend owns the weights, the optimiser state and the prepared pairs. Per epoch the trainer
-//! asks for the test metrics ([`Backend::eval_test`]) and then for one step
-//! ([`Backend::step`]), which measures the training loss, accuracy, gradient norm and parameter
-//! norm at the current weights and then applies one optimiser update. Weights come back only
-//! when asked ([`Backend::network`]).
+//! asks for the test metrics ([`Backend::eval_test`]), then for the training loss, accuracy,
+//! gradient norm and parameter norm at the current weights ([`Backend::measure`]), lets
+//! observers look at that state, and then asks for one optimiser update ([`Backend::update`]).
+//! Weights come back only when asked ([`Backend::network`]).
 
 use crate::grad::{evaluate, loss_and_grad, Batch, Eval, Grads, Workspace};
 use crate::loss::Loss;
@@ -33,14 +33,28 @@ pub trait Backend<T: Real> {
     fn eval_test(&mut self) -> Option<Eval>;
     /// Loss and accuracy on the training pairs at the current weights (no gradient, no update).
     fn eval_train(&mut self) -> Eval;
-    /// Measures the pre-update statistics, then applies one update with learning rate `lr`.
-    fn step(&mut self, lr: T) -> StepStats;
+    /// Forward and backward pass on the training pairs at the current weights: the statistics,
+    /// with the gradient kept for the following [`Backend::update`].
+    fn measure(&mut self) -> StepStats;
+    /// One optimiser update with learning rate `lr` from the gradient of the last `measure`.
+    fn update(&mut self, lr: T);
+    /// `measure` then `update`: one training step.
+    fn step(&mut self, lr: T) -> StepStats {
+        let s = self.measure();
+        self.update(lr);
+        s
+    }
     /// A copy of the current weights.
     fn network(&self) -> Network<T>;
     /// A copy of the optimiser state.
     fn optimizer(&self) -> Optimizer<T>;
     /// Replaces weights and optimiser state (resuming).
     fn set_state(&mut self, net: Network<T>, opt: Optimizer<T>);
+    /// Which pairs the last `step` (training pairs) and `eval_test` (test pairs) classified
+    /// correctly, as a p x p grid in x-major order (`grid[x * p + y]`); pairs in neither set
+    /// are `false`. Both measured at the same (pre-update) weights when called after
+    /// `eval_test` then `step`.
+    fn correct_grid(&self, grid: &mut Vec<bool>);
 }
 
 /// The CPU backend: the exact passes of [`crate::grad`] and the optimisers of [`crate::optim`].
@@ -52,6 +66,7 @@ pub struct CpuBackend<T: Real> {
     test: Option<Batch<T>>,
     opt: Optimizer<T>,
     ws: Workspace<T>,
+    test_ws: Workspace<T>,
     grads: Grads<T>,
 }
 
@@ -76,6 +91,7 @@ impl<T: Real> CpuBackend<T> {
             test,
             opt,
             ws: Workspace::new(),
+            test_ws: Workspace::new(),
             grads,
         }
     }
@@ -106,7 +122,7 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
         evaluate(&self.net, self.act, self.loss, &self.train, &mut self.ws)
     }
 
-    fn step(&mut self, lr: T) -> StepStats {
+    fn measure(&mut self) -> StepStats {
         let train = loss_and_grad(
             &self.net,
             self.act,
@@ -115,15 +131,17 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
             &mut self.ws,
             &mut self.grads,
         );
-        let stats = StepStats {
+        StepStats {
             train,
             grad_norm: self.grads.norm(),
             param_norm: self.net.param_norm(),
-        };
+        }
+    }
+
+    fn update(&mut self, lr: T) {
         let grads = self.grads.slices();
         let mut params = self.net.param_slices_mut();
         self.opt.step(&mut params, &grads, lr);
-        stats
     }
 
     fn network(&self) -> Network<T> {
@@ -132,6 +150,26 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
 
     fn optimizer(&self) -> Optimizer<T> {
         self.opt.clone()
+    }
+
+    fn correct_grid(&self, grid: &mut Vec<bool>) {
+        let p = self.net.p;
+        grid.clear();
+        grid.resize(p * p, false);
+        let mut mark = |batch: &Batch<T>, flags: &[bool]| {
+            for (r, &ok) in flags.iter().enumerate() {
+                let (x, y) = (batch.x[r] as usize, batch.y[r] as usize);
+                grid[x * p + y] = ok;
+                // A merged row (weight 2) stands for both orders.
+                if batch.merged {
+                    grid[y * p + x] = ok;
+                }
+            }
+        };
+        mark(&self.train, self.ws.correct());
+        if let Some(t) = &self.test {
+            mark(t, self.test_ws.correct());
+        }
     }
 
     fn set_state(&mut self, net: Network<T>, opt: Optimizer<T>) {

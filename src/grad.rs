@@ -52,6 +52,9 @@ pub struct Batch<T: Real> {
     pub weight: Vec<T>,
     /// Number of ordered pairs represented (sum of weights): the n of the mean losses.
     pub n: usize,
+    /// True when rows stand for both orders (x, y) and (y, x) (tied model): the row holds
+    /// (min, max) and its results apply to either order.
+    pub merged: bool,
 }
 
 impl<T: Real> Batch<T> {
@@ -70,6 +73,7 @@ impl<T: Real> Batch<T> {
                     .or_insert(0) += 1;
             }
             let mut b = Batch::empty();
+            b.merged = true;
             for ((a, c, l), w) in map {
                 b.x.push(a);
                 b.y.push(c);
@@ -90,6 +94,7 @@ impl<T: Real> Batch<T> {
             label: pairs.iter().map(|q| q.label).collect(),
             weight: vec![T::one(); pairs.len()],
             n: pairs.len(),
+            merged: false,
         }
     }
 
@@ -100,6 +105,7 @@ impl<T: Real> Batch<T> {
             label: vec![],
             weight: vec![],
             n: 0,
+            merged: false,
         }
     }
 
@@ -192,6 +198,9 @@ pub struct Workspace<T: Real> {
     z: Vec<T>,
     /// dL/da (M x chunk).
     da: Vec<T>,
+    /// Whether each row of the last batch passed through `evaluate`/`loss_and_grad` was
+    /// classified correctly (argmax == label), in row order.
+    correct: Vec<bool>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -202,7 +211,13 @@ impl<T: Real> Workspace<T> {
             a: vec![],
             z: vec![],
             da: vec![],
+            correct: vec![],
         }
+    }
+
+    /// Per-row correctness (argmax == label) of the last batch evaluated with this workspace.
+    pub fn correct(&self) -> &[bool] {
+        &self.correct
     }
 
     fn ensure(&mut self, width: usize, p: usize, rows: usize) {
@@ -327,6 +342,7 @@ pub fn evaluate<T: Real>(
 ) -> Eval {
     let (p, m_w) = (net.p, net.width());
     ws.ensure(m_w, p, CHUNK.min(batch.rows().max(1)));
+    ws.correct.clear();
     let (mut total, mut correct) = (0.0f64, 0.0f64);
     let mut r0 = 0;
     while r0 < batch.rows() {
@@ -338,7 +354,9 @@ pub fn evaluate<T: Real>(
             let c = batch.label[r0 + r] as usize;
             let w = batch.weight[r0 + r].f64();
             total += w * loss.pair_loss(zr, c);
-            if argmax(zr) == Some(c) {
+            let ok = argmax(zr) == Some(c);
+            ws.correct.push(ok);
+            if ok {
                 correct += w;
             }
         }
@@ -369,6 +387,7 @@ pub fn loss_and_grad<T: Real>(
         g.fill(T::zero());
     }
     let s = loss.normalisation(batch.n);
+    ws.correct.clear();
     let (mut total, mut correct) = (0.0f64, 0.0f64);
     let mut r0 = 0;
     while r0 < batch.rows() {
@@ -380,7 +399,9 @@ pub fn loss_and_grad<T: Real>(
             let zr = &mut ws.z[r * p..(r + 1) * p];
             let c = batch.label[r0 + r] as usize;
             let w = batch.weight[r0 + r];
-            if argmax(zr) == Some(c) {
+            let ok = argmax(zr) == Some(c);
+            ws.correct.push(ok);
+            if ok {
                 correct += w.f64();
             }
             total += w.f64() * loss.pair_loss_and_grad(zr, c);

@@ -50,6 +50,7 @@ pub mod error;
 pub mod export;
 pub mod fourier;
 pub mod grad;
+pub mod grokking;
 pub mod loss;
 pub mod model;
 pub mod optim;

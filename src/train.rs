@@ -20,7 +20,8 @@
 
 use crate::backend::{Backend, CpuBackend};
 use crate::error::{positive, Error, Result};
-use crate::export::{atomic_write, fmt_f64, Manifest};
+use crate::export::{atomic_write, fmt_f64, Manifest, StreamTable};
+use crate::grokking::{RecordConfig, Recorder};
 use crate::loss::Loss;
 use crate::model::{reference_width, Activation, Init, Network, Tying};
 use crate::optim::{AdamW, Optimizer, OptimizerConfig, Schedule};
@@ -113,6 +114,9 @@ pub struct TrainConfig {
     pub plateau_stop: bool,
     /// Precision of the run.
     pub precision: Precision,
+    /// Progress measures and accuracy grids to record (see [`crate::grokking`]).
+    #[serde(default)]
+    pub record: RecordConfig,
 }
 
 impl TrainConfig {
@@ -141,6 +145,10 @@ impl TrainConfig {
             checkpoint_every: 200,
             plateau_stop: false,
             precision: Precision::F32,
+            record: RecordConfig {
+                every: 1,
+                grid_epochs: vec![],
+            },
         };
         match name {
             "standard" => {}
@@ -375,13 +383,23 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
 
     /// Runs one epoch: measure (test, then train with the gradient), update. Returns the
     /// record, or [`Error::Diverged`] if the training loss, gradient norm or parameter norm is
-    /// not finite (the record is still available from [`Trainer::last_record`]; the weights
-    /// are then not meaningful).
+    /// not finite; the update is then not applied (the record is still available from
+    /// [`Trainer::last_record`]).
     pub fn next_epoch(&mut self) -> Result<EpochRecord> {
+        self.next_epoch_with(|_, _| Ok(()))
+    }
+
+    /// Like [`Trainer::next_epoch`], calling `observe` with the record and the backend after
+    /// the measurements and before the update, so observers see the weights the record
+    /// describes.
+    pub fn next_epoch_with<F>(&mut self, mut observe: F) -> Result<EpochRecord>
+    where
+        F: FnMut(&EpochRecord, &B) -> Result<()>,
+    {
         let e = self.epoch;
         let lr = self.config.schedule.lr(self.config.lr, e as u64);
         let test = self.backend.eval_test();
-        let stats = self.backend.step(T::of(lr));
+        let stats = self.backend.measure();
         let test = test.unwrap_or(stats.train);
         let rec = EpochRecord {
             epoch: e,
@@ -393,9 +411,7 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
             grad_norm: stats.grad_norm,
             param_norm: stats.param_norm,
         };
-        self.epoch += 1;
         self.last = Some(rec);
-        self.plateau.push(rec);
         for (what, value) in [
             ("train loss", rec.train_loss),
             ("gradient norm", rec.grad_norm),
@@ -409,6 +425,10 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
                 });
             }
         }
+        observe(&rec, &self.backend)?;
+        self.backend.update(T::of(lr));
+        self.epoch += 1;
+        self.plateau.push(rec);
         Ok(rec)
     }
 
@@ -555,6 +575,20 @@ const RUN_MARKERS: [&str; 4] = [
     "manifest.csv",
 ];
 
+/// Other files a run writes (removed by `--force`).
+const RUN_FILES: [&str; 10] = [
+    "summary.csv",
+    "train_pairs.csv",
+    "progress.csv",
+    "progress.csv.partial",
+    "accuracy_grids.csv",
+    "accuracy_grids.csv.partial",
+    "pair_classes.csv",
+    "stages.csv",
+    "eval.csv",
+    "manifest.csv",
+];
+
 /// Refuses a folder holding an earlier run unless `force`; with `force`, removes the files a
 /// run writes (and only those).
 pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
@@ -565,13 +599,10 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
                 found,
             });
         }
-        for m in RUN_MARKERS
-            .iter()
-            .chain(["summary.csv", "train_pairs.csv"].iter())
-        {
+        for m in RUN_MARKERS.iter().chain(RUN_FILES.iter()) {
             let _ = std::fs::remove_file(out.join(m));
         }
-        for d in ["checkpoints", "final"] {
+        for d in ["checkpoints", "final", "stages"] {
             let _ = std::fs::remove_dir_all(out.join(d));
         }
     }
@@ -580,7 +611,8 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
 
 /// Trains `config` and writes the run folder:
 /// `config.json`, `train_pairs.csv`, `training_log.csv`, `checkpoints/`, `final/` (weight
-/// folder), `summary.csv`, `manifest.csv`.
+/// folder), `summary.csv`, the progress measures of [`crate::grokking`] (`progress.csv`,
+/// `accuracy_grids.csv`, `pair_classes.csv`, `stages.csv`, `stages/`), and `manifest.csv`.
 ///
 /// The log is written to `training_log.csv.partial` as the run goes (flushed at every
 /// checkpoint) and renamed when the run ends, also when it diverges; a diverged run returns
@@ -660,39 +692,17 @@ pub fn latest_checkpoint(out: &Path) -> Result<Option<PathBuf>> {
     Ok(best.map(|(_, p)| p))
 }
 
-fn read_log(path: &Path, upto: usize) -> Result<Vec<EpochRecord>> {
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::Parse {
-        path: path.to_path_buf(),
-        line: 1,
-        message: e.to_string(),
-    })?;
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| Error::Parse {
-            path: path.to_path_buf(),
-            line: i + 2,
-            message: e.to_string(),
-        })?;
-        let r = EpochRecord::parse(&rec).ok_or_else(|| Error::Parse {
-            path: path.to_path_buf(),
-            line: i + 2,
-            message: "malformed training-log row".into(),
-        })?;
-        if r.epoch > upto {
-            break;
-        }
-        out.push(r);
-    }
-    if out.len() != upto + 1 {
-        return Err(Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!(
-                "log holds {} rows, the checkpoint needs epochs 0..={upto}",
-                out.len()
-            ),
-        });
-    }
-    Ok(out)
+fn parse_log(path: &Path, rows: &[csv::StringRecord]) -> Result<Vec<EpochRecord>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            EpochRecord::parse(r).ok_or_else(|| Error::Parse {
+                path: path.to_path_buf(),
+                line: i + 2,
+                message: "malformed training-log row".into(),
+            })
+        })
+        .collect()
 }
 
 fn drive<T: Real, B: Backend<T>>(
@@ -704,35 +714,35 @@ fn drive<T: Real, B: Backend<T>>(
     let out = &opts.out;
     let cfg = t.config.clone();
     let log_path = out.join("training_log.csv");
-    let partial = out.join("training_log.csv.partial");
-    let mut records: Vec<EpochRecord> = Vec::new();
-    if let Some(ck) = resume_from {
-        let e = t.load_checkpoint(ck)?;
-        let src = if partial.exists() {
-            &partial
-        } else {
-            &log_path
-        };
-        records = read_log(src, e)?;
+    let resume_upto = match resume_from {
+        Some(ck) => Some(t.load_checkpoint(ck)?),
+        None => {
+            let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
+            atomic_write(&out.join("config.json"), |w| {
+                w.write_all(json.as_bytes())?;
+                w.write_all(b"\n")
+            })?;
+            atomic_write(&out.join("train_pairs.csv"), |w| {
+                crate::task::write_pairs_csv(w, &split.train)
+            })?;
+            None
+        }
+    };
+    let (mut log, kept) = StreamTable::create(&log_path, &LOG_HEADER, resume_upto)?;
+    let mut records = parse_log(&log_path, &kept)?;
+    if let Some(e) = resume_upto {
+        if records.len() != e + 1 {
+            return Err(Error::Checkpoint {
+                path: log_path,
+                message: format!(
+                    "log holds {} rows up to the checkpoint, it needs epochs 0..={e}",
+                    records.len()
+                ),
+            });
+        }
         t.replay(&records);
-    } else {
-        let json = serde_json::to_string_pretty(&cfg).expect("config serialises");
-        atomic_write(&out.join("config.json"), |w| {
-            w.write_all(json.as_bytes())?;
-            w.write_all(b"\n")
-        })?;
-        atomic_write(&out.join("train_pairs.csv"), |w| {
-            crate::task::write_pairs_csv(w, &split.train)
-        })?;
     }
-    // The log under construction: rewrite the rows already known, then append.
-    let file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-    let mut log = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    let io = |e: csv::Error| Error::io(&partial, std::io::Error::other(e.to_string()));
-    log.write_record(LOG_HEADER).map_err(io)?;
-    for r in &records {
-        log.write_record(r.fields()).map_err(io)?;
-    }
+    let mut recorder = Recorder::new(out, split, &cfg.record, resume_upto, &records)?;
     let total = cfg.epochs;
     let bar = match opts.progress {
         Progress::Bar => {
@@ -751,13 +761,14 @@ fn drive<T: Real, B: Backend<T>>(
     };
     let mut diverged = None;
     while t.epoch < total {
-        match t.next_epoch() {
+        match t.next_epoch_with(|r, b| recorder.on_epoch(r, b)) {
             Ok(r) => {
-                log.write_record(r.fields()).map_err(io)?;
+                log.write(&r.fields())?;
                 records.push(r);
                 if cfg.checkpoint_every > 0 && r.epoch % cfg.checkpoint_every == 0 {
                     t.write_checkpoint(&out.join(format!("checkpoints/epoch_{:06}", r.epoch)))?;
-                    log.flush().map_err(|e| Error::io(&partial, e))?;
+                    log.flush()?;
+                    recorder.flush()?;
                 }
                 if let Some(b) = &bar {
                     b.set_position(t.epoch as u64);
@@ -787,7 +798,7 @@ fn drive<T: Real, B: Backend<T>>(
             Err(e @ Error::Diverged { .. }) => {
                 // Keep the row that shows the divergence.
                 if let Some(r) = t.last_record() {
-                    log.write_record(r.fields()).map_err(io)?;
+                    log.write(&r.fields())?;
                     records.push(r);
                 }
                 diverged = Some(e);
@@ -799,9 +810,7 @@ fn drive<T: Real, B: Backend<T>>(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    log.flush().map_err(|e| Error::io(&partial, e))?;
-    drop(log);
-    std::fs::rename(&partial, &log_path).map_err(|e| Error::io(&log_path, e))?;
+    let n_log = log.finish()?;
     let mut manifest = Manifest::new();
     manifest.add("config.json", 1, "resolved training configuration (JSON)");
     manifest.add(
@@ -811,13 +820,16 @@ fn drive<T: Real, B: Backend<T>>(
     );
     manifest.add(
         "training_log.csv",
-        records.len(),
+        n_log,
         "per-epoch metrics measured before each update",
     );
+    recorder.finish(&records, &mut manifest)?;
     if cfg.checkpoint_every > 0 {
         let n = records
             .iter()
-            .filter(|r| r.epoch % cfg.checkpoint_every == 0)
+            .filter(|r| {
+                r.epoch % cfg.checkpoint_every == 0 && Some(r.epoch) != diverged_epoch(&diverged)
+            })
             .count();
         manifest.add(
             "checkpoints",
@@ -861,4 +873,11 @@ fn drive<T: Real, B: Backend<T>>(
         last: records.last().copied(),
         plateau_stopped,
     })
+}
+
+fn diverged_epoch(e: &Option<Error>) -> Option<usize> {
+    match e {
+        Some(Error::Diverged { epoch, .. }) => Some(*epoch),
+        _ => None,
+    }
 }

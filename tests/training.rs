@@ -175,8 +175,58 @@ fn same_config_and_seed_give_byte_identical_outputs() {
     }
 }
 
-/// Kill a run after epoch 75 (log flushed up to the checkpoint at 60, later rows lost with the
-/// process), resume it, and obtain exactly the files of the run that never stopped.
+/// Copies into `dst` what a run killed after epoch `upto` leaves behind: the files written at
+/// its start, the checkpoints up to `ckpt`, the stage snapshots reached by then, and the streamed
+/// tables as `.partial` files holding rows up to `upto` (some written past the checkpoint).
+fn simulate_crash_after(src: &Path, dst: &Path, upto: usize, ckpt: usize) {
+    fn copy_dir(a: &Path, b: &Path) {
+        std::fs::create_dir_all(b).unwrap();
+        for f in std::fs::read_dir(a).unwrap() {
+            let f = f.unwrap();
+            if f.path().is_dir() {
+                copy_dir(&f.path(), &b.join(f.file_name()));
+            } else {
+                std::fs::copy(f.path(), b.join(f.file_name())).unwrap();
+            }
+        }
+    }
+    for f in ["config.json", "train_pairs.csv"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(src.join("checkpoints")).unwrap() {
+        let e = e.unwrap();
+        let n: usize = e.file_name().to_str().unwrap()[6..].parse().unwrap();
+        if n <= ckpt {
+            copy_dir(&e.path(), &dst.join("checkpoints").join(e.file_name()));
+        }
+    }
+    if src.join("stages").is_dir() {
+        for e in std::fs::read_dir(src.join("stages")).unwrap() {
+            let e = e.unwrap();
+            let epoch = std::fs::read_to_string(e.path().join("epoch.csv")).unwrap();
+            let epoch: usize = epoch.lines().nth(1).unwrap().parse().unwrap();
+            if epoch <= upto {
+                copy_dir(&e.path(), &dst.join("stages").join(e.file_name()));
+            }
+        }
+    }
+    for table in ["training_log.csv", "progress.csv", "accuracy_grids.csv"] {
+        let text = std::fs::read_to_string(src.join(table)).unwrap();
+        let mut lines = text.lines();
+        let mut kept = format!("{}\n", lines.next().unwrap());
+        for l in lines {
+            let e: usize = l.split(',').next().unwrap().parse().unwrap();
+            if e <= upto {
+                kept.push_str(l);
+                kept.push('\n');
+            }
+        }
+        std::fs::write(dst.join(format!("{table}.partial")), kept).unwrap();
+    }
+}
+
+/// Kill a run after epoch 75 (checkpoint at 60), resume it, and obtain exactly the files of the
+/// run that never stopped.
 #[test]
 fn resume_reproduces_the_uninterrupted_run() {
     for (precision, opt) in [
@@ -187,24 +237,12 @@ fn resume_reproduces_the_uninterrupted_run() {
         c.precision = precision;
         c.optimizer = opt;
         c.train_frac = 0.7;
+        c.record.grid_epochs = vec![10, 70, 100];
         let full = tempfile::tempdir().unwrap();
         run_into(&c, full.path());
         let cut = tempfile::tempdir().unwrap();
         let (src, dst) = (full.path(), cut.path());
-        for f in ["config.json", "train_pairs.csv"] {
-            std::fs::copy(src.join(f), dst.join(f)).unwrap();
-        }
-        for e in [0, 30, 60] {
-            let d = format!("checkpoints/epoch_{e:06}");
-            std::fs::create_dir_all(dst.join(&d)).unwrap();
-            for f in std::fs::read_dir(src.join(&d)).unwrap() {
-                let f = f.unwrap();
-                std::fs::copy(f.path(), dst.join(&d).join(f.file_name())).unwrap();
-            }
-        }
-        let log = std::fs::read_to_string(src.join("training_log.csv")).unwrap();
-        let partial: String = log.lines().take(1 + 76).map(|l| format!("{l}\n")).collect();
-        std::fs::write(dst.join("training_log.csv.partial"), partial).unwrap();
+        simulate_crash_after(src, dst, 75, 60);
         train::resume(dst, None, Progress::Quiet).unwrap();
         assert_eq!(read_tree(src), read_tree(dst), "{precision:?}");
     }

@@ -97,6 +97,14 @@ struct TrainArgs {
     /// Stop on a plateau (on by default for the grokking preset only).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     plateau_stop: Option<bool>,
+    /// Record progress measures (IPR, mean |sin D|, pair-class accuracies) every N epochs
+    /// (0: never) [default: 1].
+    #[arg(long)]
+    record_every: Option<usize>,
+    /// Epochs at which to write the p x p accuracy grid, comma-separated (stage boundaries are
+    /// always recorded).
+    #[arg(long, value_delimiter = ',')]
+    grid_epochs: Vec<usize>,
     /// Precision: f32 (the presets' default, like PyTorch) or f64.
     #[arg(long)]
     precision: Option<String>,
@@ -235,6 +243,10 @@ fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
     if let Some(b) = a.plateau_stop {
         c.plateau_stop = b;
     }
+    if let Some(n) = a.record_every {
+        c.record.every = n;
+    }
+    c.record.grid_epochs = a.grid_epochs.clone();
     if let Some(pr) = &a.precision {
         c.precision = Precision::parse(pr)?;
     }
