@@ -118,7 +118,9 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Weight folder (W_in.csv, W_out.csv[, W_in_y.csv]).
+    /// Weights: a weight folder (W_in.csv, W_out.csv[, W_in_y.csv]), a checkpoint folder
+    /// (W_in.npy, W_out.npy[, W_in_y.npy]) or a PyTorch checkpoint (.pth; the state dict at top
+    /// level or under 'model', tensors mlp.W_in [M, p] and mlp.W_out [p, M]).
     #[arg(long)]
     weights: PathBuf,
     /// Activation to evaluate with (training or test-time: quad, relu, abs, pow4, pow8,
@@ -297,7 +299,11 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             "{}: {} epochs{}; last logged epoch {}: train loss {} acc {}, test loss {} acc {}",
             out.display(),
             s.epochs_run,
-            if s.plateau_stopped { " (plateau stop)" } else { "" },
+            if s.plateau_stopped {
+                " (plateau stop)"
+            } else {
+                ""
+            },
             r.epoch,
             fmt_f64(r.train_loss),
             fmt_f64(r.train_acc),
@@ -313,7 +319,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     let loss = Loss::parse(&a.loss)?;
     let precision = Precision::parse(&a.precision)?;
     let task = Task::parse(&a.task)?;
-    let net = weights::read_weight_folder(&a.weights)?;
+    let net = weights::read_weights_any(&a.weights)?;
     let pairs: Vec<Pair> = match &a.pairs {
         Some(path) => read_pairs_csv(path, net.p)?
             .into_iter()
@@ -390,7 +396,11 @@ fn eval_with<T: Real>(
             ],
             &rows,
         )?;
-        m.add("eval.csv", n, "loss and accuracy of the weights on the pairs");
+        m.add(
+            "eval.csv",
+            n,
+            "loss and accuracy of the weights on the pairs",
+        );
         let g = modadd::model::Network::new(grads.w_in, grads.w_out, grads.w_in_y)?;
         weights::write_weight_folder(&out.join("grad"), &g)?;
         m.add(
