@@ -105,17 +105,23 @@ def main():
     for k in ("W_in", "W_in_y", "W_out"):
         record("untied_f64", k, sd4["mlp." + k])
 
+    # 5. params: nn.Parameter objects saved directly (not a state dict), which torch pickles
+    # through torch._utils._rebuild_parameter; the same values as bare.
+    save({"mlp.W_in": net.mlp.W_in, "mlp.W_out": net.mlp.W_out}, "params")
+    record("params", "W_in", net.mlp.W_in)
+    record("params", "W_out", net.mlp.W_out)
+
     # Error cases.
-    # 5. half: W_in stored as float16 (an unsupported dtype).
+    # 6. half: W_in stored as float16 (an unsupported dtype).
     save({"mlp.W_in": torch.randn(M, P, generator=gen).half(),
           "mlp.W_out": torch.randn(P, M, generator=gen)}, "half")
-    # 6. missing_key: no W_out.
+    # 7. missing_key: no W_out.
     save({"mlp.W_in": torch.randn(M, P, generator=gen),
           "mlp.b_out": torch.randn(P, generator=gen)}, "missing_key")
-    # 7. bad_shape: W_out [p, M + 1] does not match W_in [M, p].
+    # 8. bad_shape: W_out [p, M + 1] does not match W_in [M, p].
     save({"mlp.W_in": torch.randn(M, P, generator=gen),
           "mlp.W_out": torch.randn(P, M + 1, generator=gen)}, "bad_shape")
-    # 8. legacy: torch.save's pre-1.6 format (a bare pickle stream, not a zip).
+    # 9. legacy: torch.save's pre-1.6 format (a bare pickle stream, not a zip).
     save({"mlp.W_in": torch.zeros(M, P), "mlp.W_out": torch.zeros(P, M)}, "legacy",
          _use_new_zipfile_serialization=False)
 

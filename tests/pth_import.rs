@@ -79,7 +79,7 @@ fn assert_exact(
 #[test]
 fn reference_layouts_load_exactly() {
     let exp = expected();
-    for f in ["bare", "nested", "strided", "untied_f64"] {
+    for f in ["bare", "nested", "strided", "untied_f64", "params"] {
         let net = read_pth_network(&fixture(&format!("{f}.pth"))).unwrap();
         assert_eq!((net.p, net.width()), (P, M), "{f}");
         assert_exact(f, "W_in", &net.w_in, &exp);
@@ -255,6 +255,32 @@ fn malformed_checkpoints_give_typed_errors() {
         }
         e => panic!("short: {e}"),
     }
+}
+
+#[test]
+fn big_endian_storages_read_the_same_values() {
+    // torch writes `byteorder` = big on big-endian machines, storages in that order. Rewrite
+    // bare.pth so: every 4-byte float32 of each storage reversed, byteorder "big".
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<(String, Vec<u8>)> = read_zip_entries(&fixture("bare.pth"))
+        .into_iter()
+        .map(|(n, b)| {
+            if n.starts_with("bare/data/") {
+                let swapped = b.chunks(4).flat_map(|w| w.iter().rev().copied()).collect();
+                (n, swapped)
+            } else if n == "bare/byteorder" {
+                (n, b"big".to_vec())
+            } else {
+                (n, b)
+            }
+        })
+        .collect();
+    let be = dir.path().join("big.pth");
+    write_zip(&be, entries.iter());
+    let net = read_pth_network(&be).unwrap();
+    let exp = expected();
+    assert_exact("bare", "W_in", &net.w_in, &exp);
+    assert_exact("bare", "W_out", &net.w_out, &exp);
 }
 
 fn read_zip_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
