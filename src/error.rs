@@ -62,6 +62,16 @@ pub enum Error {
     /// A checkpoint that cannot be used to resume this run.
     #[error("checkpoint {}: {message}", path.display())]
     Checkpoint { path: PathBuf, message: String },
+    /// A PyTorch checkpoint (`.pth`) that cannot be read or lacks the weights.
+    #[error("{}: {source}", path.display())]
+    Pth {
+        path: PathBuf,
+        #[source]
+        source: crate::pth::PthError,
+    },
+    /// A path that is none of the weight formats [`crate::weights::read_weights_any`] accepts.
+    #[error("{}: {found}; expected a weight folder (W_in.csv, W_out.csv[, W_in_y.csv]), a checkpoint folder (W_in.npy, W_out.npy[, W_in_y.npy]) or a PyTorch checkpoint file (.pth)", path.display())]
+    WeightsFormat { path: PathBuf, found: String },
     /// A backend (e.g. CUDA) that is not available.
     #[error("backend '{backend}' unavailable: {reason}")]
     BackendUnavailable {

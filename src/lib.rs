@@ -54,6 +54,7 @@ pub mod grokking;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod pth;
 pub mod real;
 pub mod task;
 pub mod train;

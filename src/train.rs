@@ -225,7 +225,7 @@ impl TrainConfig {
     pub fn initial_network<T: Real>(&self) -> Result<Network<T>> {
         match &self.init_weights {
             Some(dir) => {
-                let net = weights::read_weight_folder(dir)?;
+                let net = weights::read_weights_any(dir)?;
                 if net.p != self.p || net.width() != self.width || net.tying() != self.tying {
                     return Err(Error::Shape {
                         what: format!("initial weights in {}", dir.display()),

@@ -13,6 +13,10 @@
 //! # Checkpoints
 //! `.npy` files (NumPy's format, C order, little-endian `<f4`/`<f8`), readable with `numpy.load`
 //! without this crate. See `train` for the files a checkpoint holds.
+//!
+//! # Any of the three
+//! [`read_weights_any`] takes a weight folder, a checkpoint folder of ours, or a PyTorch `.pth`
+//! checkpoint (see [`crate::pth`]) and returns the network in f64.
 
 use crate::error::{Error, Result};
 use crate::export::{atomic_write, fmt_real};
@@ -229,4 +233,75 @@ pub fn read_npy_vector<T: Real>(path: &Path) -> Result<Vec<T>> {
         });
     }
     npy_data::<T>(path, f)
+}
+
+/// Reads a 2-d C-order `.npy` file of float32 or float64 (either byte order) as f64; float32
+/// values convert exactly.
+pub fn read_npy_matrix_as_f64(path: &Path) -> Result<DMatrix<f64>> {
+    let f = open_npy(path)?;
+    let float_size = match f.dtype() {
+        npyz::DType::Plain(ts) if ts.type_char() == npyz::TypeChar::Float => Some(ts.size_field()),
+        _ => None,
+    };
+    match float_size {
+        Some(4) => Ok(read_npy_matrix::<f32>(path)?.map(|x| x as f64)),
+        Some(8) => read_npy_matrix::<f64>(path),
+        _ => Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("dtype {:?} is not float32 or float64", f.dtype().descr()),
+        }),
+    }
+}
+
+/// Reads a checkpoint folder of ours: `W_in.npy` (M x p), `W_out.npy` (p x M) and, for an
+/// untied model, `W_in_y.npy`, each float32 or float64, into an f64 network.
+pub fn read_npy_folder(dir: &Path) -> Result<Network<f64>> {
+    let w_in = read_npy_matrix_as_f64(&dir.join("W_in.npy"))?;
+    let w_out = read_npy_matrix_as_f64(&dir.join("W_out.npy"))?;
+    let wy = dir.join("W_in_y.npy");
+    let w_in_y = if wy.exists() {
+        Some(read_npy_matrix_as_f64(&wy)?)
+    } else {
+        None
+    };
+    Network::new(w_in, w_out, w_in_y)
+}
+
+/// Reads weights in any of the three accepted forms, deciding by what `path` is:
+/// - a folder holding `W_in.csv`: a weight folder ([`read_weight_folder`]);
+/// - a folder holding `W_in.npy`: a checkpoint folder of ours ([`read_npy_folder`]);
+/// - a file that is a zip archive or is named `*.pth` / `*.pt`: a PyTorch checkpoint
+///   ([`crate::pth::read_pth_network`]).
+///
+/// # Errors
+/// [`Error::WeightsFormat`] naming the path and the three forms when it is none of them;
+/// otherwise the reader's own errors.
+pub fn read_weights_any(path: &Path) -> Result<Network<f64>> {
+    let unknown = |found: &str| Error::WeightsFormat {
+        path: path.to_path_buf(),
+        found: found.into(),
+    };
+    if path.is_dir() {
+        if path.join("W_in.csv").is_file() {
+            read_weight_folder(path)
+        } else if path.join("W_in.npy").is_file() {
+            read_npy_folder(path)
+        } else {
+            Err(unknown("a folder with neither W_in.csv nor W_in.npy"))
+        }
+    } else if path.is_file() {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if crate::pth::looks_like_zip(path) || matches!(ext.as_deref(), Some("pth" | "pt")) {
+            crate::pth::read_pth_network(path)
+        } else {
+            Err(unknown(
+                "a file that is neither a zip archive nor named *.pth or *.pt",
+            ))
+        }
+    } else {
+        Err(unknown("no such file or folder"))
+    }
 }

@@ -88,7 +88,8 @@ struct TrainArgs {
     /// Model: tied (paper) or untied (Gromov).
     #[arg(long)]
     model: Option<String>,
-    /// Start from this weight folder (W_in.csv, W_out.csv) instead of the initialiser.
+    /// Start from these weights instead of the initialiser: a weight folder (W_in.csv,
+    /// W_out.csv), a checkpoint folder (W_in.npy, W_out.npy) or a PyTorch .pth file.
     #[arg(long)]
     init_weights: Option<PathBuf>,
     /// Checkpoint period in epochs (0: none) [preset: 200].
@@ -127,7 +128,9 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Weight folder (W_in.csv, W_out.csv[, W_in_y.csv]).
+    /// Weights: a weight folder (W_in.csv, W_out.csv[, W_in_y.csv]), a checkpoint folder
+    /// (W_in.npy, W_out.npy[, W_in_y.npy]) or a PyTorch checkpoint (.pth; the state dict at top
+    /// level or under 'model', tensors mlp.W_in [M, p] and mlp.W_out [p, M]).
     #[arg(long)]
     weights: PathBuf,
     /// Activation to evaluate with (training or test-time: quad, relu, abs, pow4, pow8,
@@ -252,7 +255,7 @@ fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
     }
     // The width comes from the weights when they are given.
     if let (Some(dir), None) = (&c.init_weights, a.width) {
-        c.width = weights::read_weight_folder(dir)?.width();
+        c.width = weights::read_weights_any(dir)?.width();
     }
     c.validate()?;
     Ok(c)
@@ -327,7 +330,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     let loss = Loss::parse(&a.loss)?;
     let precision = Precision::parse(&a.precision)?;
     let task = Task::parse(&a.task)?;
-    let net = weights::read_weight_folder(&a.weights)?;
+    let net = weights::read_weights_any(&a.weights)?;
     let pairs: Vec<Pair> = match &a.pairs {
         Some(path) => read_pairs_csv(path, net.p)?
             .into_iter()
