@@ -68,6 +68,9 @@ pub enum Error {
         backend: &'static str,
         reason: String,
     },
+    /// An ODE integration that could not finish (step-size underflow, too many steps, stiffness).
+    #[error("ODE integration stopped at t = {t}: {message}")]
+    Integration { t: f64, message: String },
     /// An I/O failure, with the path involved.
     #[error("{}: {source}", path.display())]
     Io {
@@ -84,7 +87,10 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            Error::Diverged { .. } | Error::BackendUnavailable { .. } | Error::Io { .. }
+            Error::Diverged { .. }
+                | Error::BackendUnavailable { .. }
+                | Error::Io { .. }
+                | Error::Integration { .. }
         )
     }
 
