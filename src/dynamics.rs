@@ -43,7 +43,7 @@ use crate::model::{Activation, Network};
 use crate::optim::OptimizerConfig;
 use crate::task::{Split, Task};
 use ode_solvers::dop853::Dop853;
-use ode_solvers::{DVector, OutputType, System, Vector4};
+use ode_solvers::{DVector, OutputType, Rk4, System, Vector4};
 use std::f64::consts::PI;
 
 /// Which loss the time variable refers to.
@@ -283,15 +283,21 @@ pub struct OdeOptions {
     /// Integration stops once any magnitude (|alpha|, |beta|, or any weight of a simulated
     /// neuron) exceeds this value: the flow blows up in finite time.
     pub cap: f64,
+    /// For [`simulate_decoupled`] only: `Some(h)` integrates with fixed-step RK4 (ode_solvers'
+    /// `Rk4`) with steps of at most h, each output interval split into equal steps so the end
+    /// point is hit exactly. Needed for ReLU, whose velocity jumps where a pre-activation
+    /// changes sign (Dop853's error control then stalls). `None`: Dop853.
+    pub fixed_step: Option<f64>,
 }
 
 impl Default for OdeOptions {
-    /// `rtol = 1e-11`, `atol = 1e-15`, `cap = 1e3`.
+    /// `rtol = 1e-11`, `atol = 1e-15`, `cap = 1e3`, Dop853 (no fixed step).
     fn default() -> Self {
         OdeOptions {
             rtol: 1e-11,
             atol: 1e-15,
             cap: 1e3,
+            fixed_step: None,
         }
     }
 }
@@ -557,11 +563,20 @@ pub fn simulate_decoupled(
             });
         }
         let sys = NeuronSystem { p, act, s: sys_s };
-        let mut solver = Dop853::new(sys, t0, t1, t1 - t0, y.clone(), opts.rtol, opts.atol);
-        solver.set_output(OutputType::Sparse);
-        solver.integrate().map_err(integration_error)?;
-        let t = snap_end(*solver.x_out().last().expect("initial point is always stored"), t1);
-        y = solver.y_out().last().expect("initial point is always stored").clone();
+        let t = if let Some(h) = opts.fixed_step {
+            crate::error::positive("fixed step", h)?;
+            let n = ((t1 - t0) / h).ceil().max(1.0);
+            let mut solver = Rk4::new(sys, t0, y.clone(), t1, (t1 - t0) / n);
+            solver.integrate().map_err(integration_error)?;
+            y = solver.y_out().last().expect("initial point is always stored").clone();
+            t1
+        } else {
+            let mut solver = Dop853::new(sys, t0, t1, t1 - t0, y.clone(), opts.rtol, opts.atol);
+            solver.set_output(OutputType::Sparse);
+            solver.integrate().map_err(integration_error)?;
+            y = solver.y_out().last().expect("initial point is always stored").clone();
+            snap_end(*solver.x_out().last().expect("initial point is always stored"), t1)
+        };
         points.push((
             t,
             Neuron {
