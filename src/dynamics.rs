@@ -850,3 +850,246 @@ pub fn lottery_accuracy(preds: &[LotteryPrediction], winners: &[usize]) -> Resul
     let b = preds.iter().zip(winners).filter(|(p, &w)| p.by_ode == Some(w)).count() as f64 / n;
     Ok((a, b))
 }
+
+/// One cell of the lottery contour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContourPoint {
+    /// Initial magnitude `alpha0 = beta0`.
+    pub magnitude: f64,
+    /// Initial misalignment D0.
+    pub d0: f64,
+    /// beta at the horizon (or at the cap, if reached first).
+    pub beta: f64,
+    /// The time the cap was reached, if before the horizon.
+    pub capped_at: Option<f64>,
+}
+
+/// The lottery contour: final beta after `horizon` from `alpha0 = beta0 = m` and `D0 = d` for
+/// every m in `magnitudes` and d in `ds` (rate `c`), magnitude-major.
+pub fn lottery_contour(
+    c: f64,
+    magnitudes: &[f64],
+    ds: &[f64],
+    horizon: f64,
+    opts: &OdeOptions,
+) -> Result<Vec<ContourPoint>> {
+    check_time("horizon", horizon)?;
+    let mut out = Vec::with_capacity(magnitudes.len() * ds.len());
+    for &m in magnitudes {
+        for &d in ds {
+            let tr = integrate(FreqState::with_misalignment(m, m, d), c, &[0.0, horizon], opts)?;
+            let s = tr.points.last().expect("a trajectory holds its start").1;
+            out.push(ContourPoint {
+                magnitude: m,
+                d0: d,
+                beta: s.beta.abs(),
+                capped_at: tr.capped_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `n` evenly spaced values from `a` to `b` inclusive (`[a]` when n = 1).
+pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    if n <= 1 {
+        return vec![a];
+    }
+    (0..n)
+        .map(|i| if i == n - 1 { b } else { a + (b - a) * i as f64 / (n - 1) as f64 })
+        .collect()
+}
+
+/// Settings of the `modadd ode` command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OdeCommand {
+    /// Modulus p.
+    pub p: usize,
+    /// Time scale (sum or mean loss).
+    pub scale: TimeScale,
+    /// Initial alpha values (the grid is alpha x beta x D).
+    pub alpha0: Vec<f64>,
+    /// Initial beta values; empty means beta0 = alpha0 (one value per alpha0).
+    pub beta0: Vec<f64>,
+    /// Initial misalignments D0.
+    pub d0: Vec<f64>,
+    /// Horizon of the trajectories.
+    pub horizon: f64,
+    /// Output intervals per trajectory.
+    pub points: usize,
+    /// Contour grid: magnitudes (min, max, count), D0 count over [0, 2 pi], horizon.
+    pub contour: Option<(f64, f64, usize, usize, f64)>,
+    /// Output folder.
+    pub out: std::path::PathBuf,
+}
+
+/// Runs `modadd ode`: writes `trajectories.csv` (columns run, alpha0, beta0, d0, t, alpha,
+/// beta, phi, psi, d; angles in [-pi, pi), beta >= 0), optionally `contour.csv` (magnitude,
+/// d0, beta, capped_at) and `manifest.csv` into `out`. Trajectories stop at
+/// [`OdeOptions::cap`] (default 1e3): their last row is then the off-grid stop time.
+pub fn run_ode_command(cmd: &OdeCommand) -> Result<()> {
+    use crate::export::{fmt_f64, write_table, Manifest};
+    crate::task::check_modulus(cmd.p)?;
+    check_time("horizon", cmd.horizon)?;
+    let c = cmd.scale.rate(cmd.p);
+    let opts = OdeOptions::default();
+    let times = output_times(cmd.horizon, cmd.points);
+    let mut starts = vec![];
+    for &a in &cmd.alpha0 {
+        let betas = if cmd.beta0.is_empty() { vec![a] } else { cmd.beta0.clone() };
+        for b in betas {
+            for &d in &cmd.d0 {
+                starts.push((a, b, d));
+            }
+        }
+    }
+    if starts.is_empty() {
+        return Err(Error::InvalidParameter {
+            name: "number of starts",
+            value: 0.0,
+            expected: "at least one alpha0 and one d0",
+        });
+    }
+    let mut rows = vec![];
+    for (run, &(a, b, d)) in starts.iter().enumerate() {
+        let tr = integrate(FreqState::with_misalignment(a, b, d), c, &times, &opts)?;
+        for (t, s) in &tr.points {
+            let s = s.canonical();
+            rows.push(vec![
+                run.to_string(),
+                fmt_f64(a),
+                fmt_f64(b),
+                fmt_f64(d),
+                fmt_f64(*t),
+                fmt_f64(s.alpha),
+                fmt_f64(s.beta),
+                fmt_f64(s.phi),
+                fmt_f64(s.psi),
+                fmt_f64(s.misalignment()),
+            ]);
+        }
+    }
+    let mut m = Manifest::new();
+    let n = write_table(
+        &cmd.out.join("trajectories.csv"),
+        &["run", "alpha0", "beta0", "d0", "t", "alpha", "beta", "phi", "psi", "d"],
+        &rows,
+    )?;
+    m.add(
+        "trajectories.csv",
+        n,
+        format!(
+            "decoupled-ODE trajectories, p = {}, {} loss time (rate {}); one run per start",
+            cmd.p,
+            cmd.scale.name(),
+            fmt_f64(c)
+        ),
+    );
+    if let Some((lo, hi, nm, nd, horizon)) = cmd.contour {
+        let mags = linspace(lo, hi, nm);
+        let ds = linspace(0.0, 2.0 * PI, nd);
+        let grid = lottery_contour(c, &mags, &ds, horizon, &opts)?;
+        let rows: Vec<Vec<String>> = grid
+            .iter()
+            .map(|g| {
+                vec![
+                    fmt_f64(g.magnitude),
+                    fmt_f64(g.d0),
+                    fmt_f64(g.beta),
+                    g.capped_at.map(fmt_f64).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let n = write_table(&cmd.out.join("contour.csv"), &["magnitude", "d0", "beta", "capped_at"], &rows)?;
+        m.add(
+            "contour.csv",
+            n,
+            format!(
+                "lottery contour: beta at t = {} from alpha0 = beta0 = magnitude and D0 = d0 (capped_at: time beta passed the cap, empty if not)",
+                fmt_f64(horizon)
+            ),
+        );
+    }
+    m.write(&cmd.out)
+}
+
+/// Runs `modadd lottery`: predictions of both rules for the network in `init_dir`, written to
+/// `out/predictions.csv` (neuron, by_misalignment, min_abs_d, by_ode, ode_time, final_winner);
+/// given `final_dir`, also `out/accuracy.csv` (rule, accuracy). Returns the accuracies
+/// (misalignment rule, ODE rule) when final weights are given.
+pub fn run_lottery_command(
+    init_dir: &std::path::Path,
+    final_dir: Option<&std::path::Path>,
+    scale: TimeScale,
+    out: &std::path::Path,
+) -> Result<Option<(f64, f64)>> {
+    use crate::export::{fmt_f64, write_table, Manifest};
+    let init = crate::weights::read_weight_folder(init_dir)?;
+    if init.w_in_y.is_some() {
+        return Err(Error::Shape {
+            what: "initial weights".into(),
+            found: "an untied network (W_in_y.csv)".into(),
+            expected: "a tied network (the lottery is derived for the tied model)".into(),
+        });
+    }
+    let preds = predict_lottery(&init, scale, &LotteryOptions::default())?;
+    let winners = match final_dir {
+        Some(d) => {
+            let f = crate::weights::read_weight_folder(d)?;
+            if f.p != init.p || f.width() != init.width() {
+                return Err(Error::Shape {
+                    what: "final weights".into(),
+                    found: format!("p = {}, M = {}", f.p, f.width()),
+                    expected: format!("p = {}, M = {} (as the initial weights)", init.p, init.width()),
+                });
+            }
+            Some(dominant_frequencies(&f))
+        }
+        None => None,
+    };
+    let rows: Vec<Vec<String>> = preds
+        .iter()
+        .map(|q| {
+            vec![
+                q.neuron.to_string(),
+                q.by_misalignment.to_string(),
+                fmt_f64(q.min_misalignment),
+                q.by_ode.map(|k| k.to_string()).unwrap_or_default(),
+                q.ode_time.map(fmt_f64).unwrap_or_default(),
+                winners.as_ref().map(|w| w[q.neuron].to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut m = Manifest::new();
+    let n = write_table(
+        &out.join("predictions.csv"),
+        &["neuron", "by_misalignment", "min_abs_d", "by_ode", "ode_time", "final_winner"],
+        &rows,
+    )?;
+    m.add(
+        "predictions.csv",
+        n,
+        format!(
+            "per-neuron winning frequency: smallest |D_k(0)| rule and decoupled-ODE race ({} loss time); final_winner = argmax_k alpha_k of the final weights (empty without them)",
+            scale.name()
+        ),
+    );
+    let acc = match &winners {
+        Some(w) => {
+            let (a, b) = lottery_accuracy(&preds, w)?;
+            let n = write_table(
+                &out.join("accuracy.csv"),
+                &["rule", "accuracy"],
+                &[
+                    vec!["smallest_misalignment".into(), fmt_f64(a)],
+                    vec!["ode_race".into(), fmt_f64(b)],
+                ],
+            )?;
+            m.add("accuracy.csv", n, "fraction of neurons whose final dominant frequency each rule predicted");
+            Some((a, b))
+        }
+        None => None,
+    };
+    m.write(out)?;
+    Ok(acc)
+}
