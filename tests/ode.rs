@@ -286,3 +286,21 @@ fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
     assert!(gap_at_half < PART_RTOL / 4.0, "{gap_at_half:e}");
     assert!(t_part > 0.5 * t_blow);
 }
+
+#[test]
+fn printed_d_rate_pushes_small_misalignments_away_at_small_init() {
+    // At small init alpha^2 > 4 beta^3, so the printed coefficient (4 beta^2 - alpha^2/beta) is
+    // negative and the printed dD/dt has the sign of D; the simulated flow pulls D back to 0.
+    let (p, k) = (23, 4);
+    let c = TimeScale::Sum.rate(p);
+    for &d in &[0.2, -0.2] {
+        let s = FreqState::new(0.01, 0.01, 0.3, 0.6 - d);
+        let n = single_frequency_neuron(p, k, &s);
+        let (mut dt, mut dx) = (vec![0.0; p], vec![0.0; p]);
+        uniform_softmax_velocity(&n.theta, &n.xi, Activation::Quad, 1.0, &mut dt, &mut dx);
+        let r = project_rate(&n, &dt, &dx, k);
+        let d_sim = 2.0 * r.phi - r.psi;
+        assert!(d_sim * d < 0.0, "simulated flow aligns");
+        assert!(paper_misalignment_rate(&s, c) * d > 0.0, "printed rate misaligns");
+    }
+}
