@@ -367,7 +367,9 @@ fn check_state(s: &FreqState) -> Result<()> {
 fn integration_error(e: ode_solvers::dop_shared::IntegrationError) -> Error {
     use ode_solvers::dop_shared::IntegrationError as I;
     let t = match e {
-        I::MaxNumStepReached { x, .. } | I::StepSizeUnderflow { x } | I::StiffnessDetected { x } => x,
+        I::MaxNumStepReached { x, .. }
+        | I::StepSizeUnderflow { x }
+        | I::StiffnessDetected { x } => x,
     };
     Error::Integration {
         t,
@@ -387,7 +389,12 @@ fn snap_end(t: f64, t_end: f64) -> f64 {
 
 /// Integrates the four-variable ODE from `s0` with rate `c` and returns the states at
 /// `times` (increasing, starting at 0 or later; the state at `times[0]` is taken to be `s0`).
-pub fn integrate(s0: FreqState, c: f64, times: &[f64], opts: &OdeOptions) -> Result<Trajectory<FreqState>> {
+pub fn integrate(
+    s0: FreqState,
+    c: f64,
+    times: &[f64],
+    opts: &OdeOptions,
+) -> Result<Trajectory<FreqState>> {
     check_state(&s0)?;
     check_time("rate c", c)?;
     let mut points = vec![(times.first().copied().unwrap_or(0.0), s0)];
@@ -419,7 +426,13 @@ pub fn integrate(s0: FreqState, c: f64, times: &[f64], opts: &OdeOptions) -> Res
     })
 }
 
-fn segment4(c: f64, t0: f64, t1: f64, y0: Vector4<f64>, opts: &OdeOptions) -> Result<(f64, Vector4<f64>)> {
+fn segment4(
+    c: f64,
+    t0: f64,
+    t1: f64,
+    y0: Vector4<f64>,
+    opts: &OdeOptions,
+) -> Result<(f64, Vector4<f64>)> {
     let sys = FreqSystem {
         c,
         cap: opts.cap,
@@ -428,15 +441,27 @@ fn segment4(c: f64, t0: f64, t1: f64, y0: Vector4<f64>, opts: &OdeOptions) -> Re
     let mut solver = Dop853::new(sys, t0, t1, t1 - t0, y0, opts.rtol, opts.atol);
     solver.set_output(OutputType::Sparse);
     solver.integrate().map_err(integration_error)?;
-    let t = *solver.x_out().last().expect("initial point is always stored");
-    let y = *solver.y_out().last().expect("initial point is always stored");
+    let t = *solver
+        .x_out()
+        .last()
+        .expect("initial point is always stored");
+    let y = *solver
+        .y_out()
+        .last()
+        .expect("initial point is always stored");
     Ok((t, y))
 }
 
 /// Integrates from `s0` until `|alpha|` first reaches `level`, up to `t_max`. Returns the time,
 /// interpolated linearly in `ln alpha` between the two steps around the crossing, or `None` if
 /// alpha stays below `level` up to `t_max`.
-pub fn hitting_time(s0: FreqState, c: f64, level: f64, t_max: f64, opts: &OdeOptions) -> Result<Option<f64>> {
+pub fn hitting_time(
+    s0: FreqState,
+    c: f64,
+    level: f64,
+    t_max: f64,
+    opts: &OdeOptions,
+) -> Result<Option<f64>> {
     check_state(&s0)?;
     check_time("rate c", c)?;
     check_time("t_max", t_max)?;
@@ -462,7 +487,11 @@ pub fn hitting_time(s0: FreqState, c: f64, level: f64, t_max: f64, opts: &OdeOpt
     }
     let (t0, t1) = (xs[n - 2], xs[n - 1]);
     let (a0, a1) = (ys[n - 2][0].abs().ln(), last.ln());
-    let f = if a1 > a0 { (level.ln() - a0) / (a1 - a0) } else { 1.0 };
+    let f = if a1 > a0 {
+        (level.ln() - a0) / (a1 - a0)
+    } else {
+        1.0
+    };
     Ok(Some(t0 + f.clamp(0.0, 1.0) * (t1 - t0)))
 }
 
@@ -568,14 +597,28 @@ pub fn simulate_decoupled(
             let n = ((t1 - t0) / h).ceil().max(1.0);
             let mut solver = Rk4::new(sys, t0, y.clone(), t1, (t1 - t0) / n);
             solver.integrate().map_err(integration_error)?;
-            y = solver.y_out().last().expect("initial point is always stored").clone();
+            y = solver
+                .y_out()
+                .last()
+                .expect("initial point is always stored")
+                .clone();
             t1
         } else {
             let mut solver = Dop853::new(sys, t0, t1, t1 - t0, y.clone(), opts.rtol, opts.atol);
             solver.set_output(OutputType::Sparse);
             solver.integrate().map_err(integration_error)?;
-            y = solver.y_out().last().expect("initial point is always stored").clone();
-            snap_end(*solver.x_out().last().expect("initial point is always stored"), t1)
+            y = solver
+                .y_out()
+                .last()
+                .expect("initial point is always stored")
+                .clone();
+            snap_end(
+                *solver
+                    .x_out()
+                    .last()
+                    .expect("initial point is always stored"),
+                t1,
+            )
         };
         points.push((
             t,
@@ -644,8 +687,14 @@ pub fn energies(n: &Neuron) -> (Vec<f64>, Vec<f64>) {
     let a = spectrum(&n.theta);
     let b = spectrum(&n.xi);
     (
-        a.components.iter().map(|c| c.magnitude * c.magnitude).collect(),
-        b.components.iter().map(|c| c.magnitude * c.magnitude).collect(),
+        a.components
+            .iter()
+            .map(|c| c.magnitude * c.magnitude)
+            .collect(),
+        b.components
+            .iter()
+            .map(|c| c.magnitude * c.magnitude)
+            .collect(),
     )
 }
 
@@ -684,7 +733,10 @@ pub fn project_rate(n: &Neuron, d_theta: &[f64], d_xi: &[f64], k: usize) -> Freq
         let d = spectrum(dv).components[k - 1];
         let (c, s, dc, ds) = (a.cos_sum, a.sin_sum, d.cos_sum, d.sin_sum);
         let r2 = c * c + s * s;
-        ((2.0 / p) * (c * dc + s * ds) / r2.sqrt(), (s * dc - c * ds) / r2)
+        (
+            (2.0 / p) * (c * dc + s * ds) / r2.sqrt(),
+            (s * dc - c * ds) / r2,
+        )
     };
     let (da, dphi) = one(&n.theta, d_theta);
     let (db, dpsi) = one(&n.xi, d_xi);
@@ -766,7 +818,11 @@ pub fn frequency_states(net: &Network<f64>, m: usize) -> Vec<FreqState> {
 /// Predicts every neuron's winning frequency from the initial weights `net` by the paper's
 /// smallest-misalignment rule and by racing the decoupled ODEs of its frequencies
 /// (rate [`TimeScale::rate`]); see [`LotteryPrediction`].
-pub fn predict_lottery(net: &Network<f64>, scale: TimeScale, opts: &LotteryOptions) -> Result<Vec<LotteryPrediction>> {
+pub fn predict_lottery(
+    net: &Network<f64>,
+    scale: TimeScale,
+    opts: &LotteryOptions,
+) -> Result<Vec<LotteryPrediction>> {
     crate::error::positive("level factor", opts.level_factor)?;
     crate::error::positive("t_max factor", opts.t_max_factor)?;
     let c = scale.rate(net.p);
@@ -783,7 +839,10 @@ pub fn predict_lottery(net: &Network<f64>, scale: TimeScale, opts: &LotteryOptio
                 }
             }
             let valid = |s: &FreqState| s.alpha > 0.0 && s.beta > 0.0;
-            let top = states.iter().map(|s| s.alpha.max(s.beta)).fold(0.0, f64::max);
+            let top = states
+                .iter()
+                .map(|s| s.alpha.max(s.beta))
+                .fold(0.0, f64::max);
             let t_scale = states
                 .iter()
                 .filter(|s| valid(s))
@@ -846,8 +905,18 @@ pub fn lottery_accuracy(preds: &[LotteryPrediction], winners: &[usize]) -> Resul
         });
     }
     let n = preds.len().max(1) as f64;
-    let a = preds.iter().zip(winners).filter(|(p, &w)| p.by_misalignment == w).count() as f64 / n;
-    let b = preds.iter().zip(winners).filter(|(p, &w)| p.by_ode == Some(w)).count() as f64 / n;
+    let a = preds
+        .iter()
+        .zip(winners)
+        .filter(|(p, &w)| p.by_misalignment == w)
+        .count() as f64
+        / n;
+    let b = preds
+        .iter()
+        .zip(winners)
+        .filter(|(p, &w)| p.by_ode == Some(w))
+        .count() as f64
+        / n;
     Ok((a, b))
 }
 
@@ -877,7 +946,12 @@ pub fn lottery_contour(
     let mut out = Vec::with_capacity(magnitudes.len() * ds.len());
     for &m in magnitudes {
         for &d in ds {
-            let tr = integrate(FreqState::with_misalignment(m, m, d), c, &[0.0, horizon], opts)?;
+            let tr = integrate(
+                FreqState::with_misalignment(m, m, d),
+                c,
+                &[0.0, horizon],
+                opts,
+            )?;
             let s = tr.points.last().expect("a trajectory holds its start").1;
             out.push(ContourPoint {
                 magnitude: m,
@@ -896,7 +970,13 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
         return vec![a];
     }
     (0..n)
-        .map(|i| if i == n - 1 { b } else { a + (b - a) * i as f64 / (n - 1) as f64 })
+        .map(|i| {
+            if i == n - 1 {
+                b
+            } else {
+                a + (b - a) * i as f64 / (n - 1) as f64
+            }
+        })
         .collect()
 }
 
@@ -936,7 +1016,11 @@ pub fn run_ode_command(cmd: &OdeCommand) -> Result<()> {
     let times = output_times(cmd.horizon, cmd.points);
     let mut starts = vec![];
     for &a in &cmd.alpha0 {
-        let betas = if cmd.beta0.is_empty() { vec![a] } else { cmd.beta0.clone() };
+        let betas = if cmd.beta0.is_empty() {
+            vec![a]
+        } else {
+            cmd.beta0.clone()
+        };
         for b in betas {
             for &d in &cmd.d0 {
                 starts.push((a, b, d));
@@ -972,7 +1056,9 @@ pub fn run_ode_command(cmd: &OdeCommand) -> Result<()> {
     let mut m = Manifest::new();
     let n = write_table(
         &cmd.out.join("trajectories.csv"),
-        &["run", "alpha0", "beta0", "d0", "t", "alpha", "beta", "phi", "psi", "d"],
+        &[
+            "run", "alpha0", "beta0", "d0", "t", "alpha", "beta", "phi", "psi", "d",
+        ],
         &rows,
     )?;
     m.add(
@@ -1000,7 +1086,11 @@ pub fn run_ode_command(cmd: &OdeCommand) -> Result<()> {
                 ]
             })
             .collect();
-        let n = write_table(&cmd.out.join("contour.csv"), &["magnitude", "d0", "beta", "capped_at"], &rows)?;
+        let n = write_table(
+            &cmd.out.join("contour.csv"),
+            &["magnitude", "d0", "beta", "capped_at"],
+            &rows,
+        )?;
         m.add(
             "contour.csv",
             n,
@@ -1040,7 +1130,11 @@ pub fn run_lottery_command(
                 return Err(Error::Shape {
                     what: "final weights".into(),
                     found: format!("p = {}, M = {}", f.p, f.width()),
-                    expected: format!("p = {}, M = {} (as the initial weights)", init.p, init.width()),
+                    expected: format!(
+                        "p = {}, M = {} (as the initial weights)",
+                        init.p,
+                        init.width()
+                    ),
                 });
             }
             Some(dominant_frequencies(&f))
@@ -1056,14 +1150,24 @@ pub fn run_lottery_command(
                 fmt_f64(q.min_misalignment),
                 q.by_ode.map(|k| k.to_string()).unwrap_or_default(),
                 q.ode_time.map(fmt_f64).unwrap_or_default(),
-                winners.as_ref().map(|w| w[q.neuron].to_string()).unwrap_or_default(),
+                winners
+                    .as_ref()
+                    .map(|w| w[q.neuron].to_string())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
     let mut m = Manifest::new();
     let n = write_table(
         &out.join("predictions.csv"),
-        &["neuron", "by_misalignment", "min_abs_d", "by_ode", "ode_time", "final_winner"],
+        &[
+            "neuron",
+            "by_misalignment",
+            "min_abs_d",
+            "by_ode",
+            "ode_time",
+            "final_winner",
+        ],
         &rows,
     )?;
     m.add(
@@ -1085,7 +1189,11 @@ pub fn run_lottery_command(
                     vec!["ode_race".into(), fmt_f64(b)],
                 ],
             )?;
-            m.add("accuracy.csv", n, "fraction of neurons whose final dominant frequency each rule predicted");
+            m.add(
+                "accuracy.csv",
+                n,
+                "fraction of neurons whose final dominant frequency each rule predicted",
+            );
             Some((a, b))
         }
         None => None,

@@ -14,8 +14,27 @@ fn ode_writes_trajectories_and_contour_identically_twice() {
     let dir = tempfile::tempdir().unwrap();
     let run = |out: &std::path::Path| {
         modadd()
-            .args(["ode", "--p", "11", "--alpha0", "0.01,0.02", "--d0", "0,1.5,3", "--horizon", "2", "--points", "4"])
-            .args(["--contour", "--contour-magnitudes", "0.01,0.02,3", "--contour-d", "4", "--out"])
+            .args([
+                "ode",
+                "--p",
+                "11",
+                "--alpha0",
+                "0.01,0.02",
+                "--d0",
+                "0,1.5,3",
+                "--horizon",
+                "2",
+                "--points",
+                "4",
+            ])
+            .args([
+                "--contour",
+                "--contour-magnitudes",
+                "0.01,0.02,3",
+                "--contour-d",
+                "4",
+                "--out",
+            ])
             .arg(out)
             .assert()
             .success();
@@ -24,15 +43,28 @@ fn ode_writes_trajectories_and_contour_identically_twice() {
     run(&a);
     run(&b);
     for f in ["trajectories.csv", "contour.csv", "manifest.csv"] {
-        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
     }
     let t = std::fs::read_to_string(a.join("trajectories.csv")).unwrap();
     let mut lines = t.lines();
-    assert_eq!(lines.next().unwrap(), "run,alpha0,beta0,d0,t,alpha,beta,phi,psi,d");
+    assert_eq!(
+        lines.next().unwrap(),
+        "run,alpha0,beta0,d0,t,alpha,beta,phi,psi,d"
+    );
     // 6 starts x 5 output times, none capped at this horizon.
     assert_eq!(lines.clone().count(), 30);
     // The end point is exactly the horizon.
-    assert!(lines.clone().filter(|l| l.split(',').nth(4) == Some("2")).count() == 6);
+    assert!(
+        lines
+            .clone()
+            .filter(|l| l.split(',').nth(4) == Some("2"))
+            .count()
+            == 6
+    );
     let c = std::fs::read_to_string(a.join("contour.csv")).unwrap();
     assert_eq!(c.lines().count(), 1 + 3 * 4);
     let m = std::fs::read_to_string(a.join("manifest.csv")).unwrap();
@@ -42,7 +74,8 @@ fn ode_writes_trajectories_and_contour_identically_twice() {
 #[test]
 fn lottery_scores_predictions_against_final_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let net: Network<f64> = Network::init(11, 8, Init::Random { scale: 0.1 }, Tying::Tied, 1).unwrap();
+    let net: Network<f64> =
+        Network::init(11, 8, Init::Random { scale: 0.1 }, Tying::Tied, 1).unwrap();
     write_weight_folder(&dir.path().join("init"), &net).unwrap();
     let out = dir.path().join("lot");
     // Scoring the initial weights against themselves: a valid run with known shape.
@@ -56,7 +89,10 @@ fn lottery_scores_predictions_against_final_weights() {
         .assert()
         .success();
     let p = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
-    assert_eq!(p.lines().next().unwrap(), "neuron,by_misalignment,min_abs_d,by_ode,ode_time,final_winner");
+    assert_eq!(
+        p.lines().next().unwrap(),
+        "neuron,by_misalignment,min_abs_d,by_ode,ode_time,final_winner"
+    );
     assert_eq!(p.lines().count(), 9);
     let a = std::fs::read_to_string(out.join("accuracy.csv")).unwrap();
     assert!(a.starts_with("rule,accuracy\nsmallest_misalignment,"));
@@ -72,7 +108,16 @@ fn bad_input_exits_2_with_one_line() {
         vec!["ode", "--horizon", "0"],
     ] {
         let out = modadd().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stderr).trim().lines().count(), 1, "{args:?}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim().lines().count(),
+            1,
+            "{args:?}"
+        );
     }
 }

@@ -25,7 +25,8 @@ const KAPPA_EXPONENT_ATOL: f64 = 1e-4;
 #[test]
 fn ode_race_predicts_the_trained_winners_and_beats_the_misalignment_rule() {
     let (p, width, kappa, lr) = (23, 64, 0.1, 0.5);
-    let net0: Network<f64> = Network::init(p, width, Init::Random { scale: kappa }, Tying::Tied, 3).unwrap();
+    let net0: Network<f64> =
+        Network::init(p, width, Init::Random { scale: kappa }, Tying::Tied, 3).unwrap();
     let preds = predict_lottery(&net0, TimeScale::Mean, &LotteryOptions::default()).unwrap();
     let mut ts: Vec<f64> = preds.iter().filter_map(|q| q.ode_time).collect();
     ts.sort_by(|a, b| a.total_cmp(b));
@@ -36,10 +37,19 @@ fn ode_race_predicts_the_trained_winners_and_beats_the_misalignment_rule() {
     let (_, net) = snaps.last().unwrap();
     let split = modadd::task::Split::seeded(p, modadd::task::Task::Add, 1.0, 0).unwrap();
     let batch = modadd::grad::Batch::new(&split.train, Tying::Tied);
-    let acc = modadd::grad::evaluate(net, Activation::Quad, Loss::CeMean, &batch, &mut modadd::grad::Workspace::new()).accuracy;
+    let acc = modadd::grad::evaluate(
+        net,
+        Activation::Quad,
+        Loss::CeMean,
+        &batch,
+        &mut modadd::grad::Workspace::new(),
+    )
+    .accuracy;
     let winners = dominant_frequencies(net);
     let (by_d, by_ode) = lottery_accuracy(&preds, &winners).unwrap();
-    let at_init = lottery_accuracy(&preds, &dominant_frequencies(&net0)).unwrap().1;
+    let at_init = lottery_accuracy(&preds, &dominant_frequencies(&net0))
+        .unwrap()
+        .1;
     println!(
         "lottery (p = {p}, M = {width}, kappa = {kappa}, {steps} SGD steps lr {lr}, train accuracy {acc}): \
          smallest-|D| rule {by_d:.3}, ODE race {by_ode:.3} (initially dominant = ODE winner for {at_init:.3})"
@@ -57,8 +67,13 @@ fn dominance_time_scales_as_one_over_kappa_and_slowly_in_p() {
     // neuron's largest initial magnitude), median over 128 neurons, summed-loss time.
     let opts = LotteryOptions::default();
     let median = |p: usize, kappa: f64| {
-        let net: Network<f64> = Network::init(p, 128, Init::Random { scale: kappa }, Tying::Tied, 11).unwrap();
-        let mut ts: Vec<f64> = predict_lottery(&net, TimeScale::Sum, &opts).unwrap().iter().filter_map(|q| q.ode_time).collect();
+        let net: Network<f64> =
+            Network::init(p, 128, Init::Random { scale: kappa }, Tying::Tied, 11).unwrap();
+        let mut ts: Vec<f64> = predict_lottery(&net, TimeScale::Sum, &opts)
+            .unwrap()
+            .iter()
+            .filter_map(|q| q.ode_time)
+            .collect();
         ts.sort_by(|a, b| a.total_cmp(b));
         ts[ts.len() / 2]
     };
@@ -74,9 +89,15 @@ fn dominance_time_scales_as_one_over_kappa_and_slowly_in_p() {
     }
     // Least-squares slope of ln T against ln p.
     let n = rows.len() as f64;
-    let (sx, sy) = rows.iter().fold((0.0, 0.0), |(a, b), (p, t)| (a + p.ln(), b + t.ln()));
+    let (sx, sy) = rows
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (p, t)| (a + p.ln(), b + t.ln()));
     let (mx, my) = (sx / n, sy / n);
-    let slope = rows.iter().map(|(p, t)| (p.ln() - mx) * (t.ln() - my)).sum::<f64>() / rows.iter().map(|(p, _)| (p.ln() - mx).powi(2)).sum::<f64>();
+    let slope = rows
+        .iter()
+        .map(|(p, t)| (p.ln() - mx) * (t.ln() - my))
+        .sum::<f64>()
+        / rows.iter().map(|(p, _)| (p.ln() - mx).powi(2)).sum::<f64>();
     println!("fitted T ~ p^{slope:.3} at fixed kappa (reference init); ln p / p would give about p^-0.7 over this range");
     // Under the reference init (entries kappa N(0,1)/sqrt p) each frequency starts at magnitude
     // ~ 2 kappa / p, which cancels the 1/p of the rate: T depends on p only through the race

@@ -55,7 +55,15 @@ fn sample_states() -> Vec<FreqState> {
 fn derived_rates_match_the_pairwise_uniform_softmax_gradient() {
     let mut worst = 0.0f64;
     let mut paper_gap_min = f64::INFINITY;
-    for &(p, k) in &[(5, 1), (5, 2), (11, 3), (23, 1), (23, 7), (23, 11), (31, 15)] {
+    for &(p, k) in &[
+        (5, 1),
+        (5, 2),
+        (11, 3),
+        (23, 1),
+        (23, 7),
+        (23, 11),
+        (31, 15),
+    ] {
         let c = TimeScale::Sum.rate(p);
         for s in sample_states() {
             let n = single_frequency_neuron(p, k, &s);
@@ -93,7 +101,10 @@ fn derived_rates_match_the_pairwise_uniform_softmax_gradient() {
     println!("derived vs simulated rates: worst relative error {worst:e}");
     println!("paper's dD/dt vs simulated: smallest relative gap {paper_gap_min}");
     assert!(worst < RATE_RTOL, "worst {worst:e}");
-    assert!(paper_gap_min > PAPER_MIN_RELATIVE_GAP, "paper's D line agrees somewhere: {paper_gap_min}");
+    assert!(
+        paper_gap_min > PAPER_MIN_RELATIVE_GAP,
+        "paper's D line agrees somewhere: {paper_gap_min}"
+    );
 }
 
 #[test]
@@ -127,7 +138,9 @@ fn ode_matches_decoupled_simulation_over_the_horizon() {
                         assert_eq!(t, ts);
                         let m = FreqState::of_neuron(&n.theta, &n.xi, k);
                         let sc = s.canonical();
-                        worst_rel = worst_rel.max(rel(sc.alpha, m.alpha)).max(rel(sc.beta, m.beta));
+                        worst_rel = worst_rel
+                            .max(rel(sc.alpha, m.alpha))
+                            .max(rel(sc.beta, m.beta));
                         worst_d = worst_d.max(wrap(s.misalignment() - m.misalignment()).abs());
                     }
                     cases += 1;
@@ -150,8 +163,19 @@ fn paper_d_equation_integrated_departs_from_the_simulated_flow() {
     let t_end = 0.5 * aligned_blowup_time(0.02, 0.01, c);
     let times = output_times(t_end, 400);
     let opts = OdeOptions::default();
-    let sim = simulate_decoupled(&single_frequency_neuron(p, k, &s0), Activation::Quad, TimeScale::Sum, &times, &opts).unwrap();
-    let states: Vec<FreqState> = sim.points.iter().map(|(_, n)| FreqState::of_neuron(&n.theta, &n.xi, k)).collect();
+    let sim = simulate_decoupled(
+        &single_frequency_neuron(p, k, &s0),
+        Activation::Quad,
+        TimeScale::Sum,
+        &times,
+        &opts,
+    )
+    .unwrap();
+    let states: Vec<FreqState> = sim
+        .points
+        .iter()
+        .map(|(_, n)| FreqState::of_neuron(&n.theta, &n.xi, k))
+        .collect();
     // Trapezoidal integration of each rate along the simulated path.
     let (mut d_paper, mut d_derived) = (s0.misalignment(), s0.misalignment());
     for i in 1..states.len() {
@@ -183,7 +207,11 @@ fn end_point_and_aligned_closed_form() {
         let d0 = if anti { PI } else { 0.0 };
         let s0 = FreqState::with_misalignment(a0, b0, d0);
         // t_end a multiple of dt: the case that ode_solvers' Dense output gets wrong.
-        let t_end = if anti { 2.0 } else { 0.8 * aligned_blowup_time(a0, b0, c) };
+        let t_end = if anti {
+            2.0
+        } else {
+            0.8 * aligned_blowup_time(a0, b0, c)
+        };
         let n = 8;
         let times = output_times(t_end, n);
         let tr = integrate(s0, c, &times, &opts).unwrap();
@@ -192,8 +220,16 @@ fn end_point_and_aligned_closed_form() {
         assert_eq!(t_last, t_end, "last output time is the end point");
         for &(t, s) in &tr.points {
             let (a, b) = aligned_solution(a0, b0, anti, c, t).unwrap();
-            assert!(rel(s.alpha, a) < CLOSED_FORM_RTOL, "alpha at {t}: {} vs {a}", s.alpha);
-            assert!(rel(s.beta, b) < CLOSED_FORM_RTOL, "beta at {t}: {} vs {b}", s.beta);
+            assert!(
+                rel(s.alpha, a) < CLOSED_FORM_RTOL,
+                "alpha at {t}: {} vs {a}",
+                s.alpha
+            );
+            assert!(
+                rel(s.beta, b) < CLOSED_FORM_RTOL,
+                "beta at {t}: {} vs {b}",
+                s.beta
+            );
             assert!(wrap(s.misalignment() - d0).abs() < 1e-12);
         }
         let _ = s_last;
@@ -219,7 +255,13 @@ fn invariants_are_conserved_and_mean_time_is_sum_time_times_p_squared() {
                 .max((i.twist - i0.twist).abs() / (s0.alpha.powi(2) * s0.beta * growth.max(1.0)));
         }
         // Mean-loss time = sum-loss time * p^2.
-        let tm = integrate(s0, TimeScale::Mean.rate(p), &[0.0, t_end * (p * p) as f64], &opts).unwrap();
+        let tm = integrate(
+            s0,
+            TimeScale::Mean.rate(p),
+            &[0.0, t_end * (p * p) as f64],
+            &opts,
+        )
+        .unwrap();
         let (sm, ss) = (tm.points[1].1, tr.points.last().unwrap().1);
         assert!(rel(sm.alpha, ss.alpha) < 1e-8 && rel(sm.beta, ss.beta) < 1e-8);
     }
@@ -233,11 +275,18 @@ fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
     // time n * lr of the summed flow.
     let (p, width, kappa, lr) = (23usize, 24usize, 0.02, 1e-3);
     let c = TimeScale::Sum.rate(p);
-    let net0: Network<f64> = Network::init(p, width, Init::SingleFreq { scale: kappa }, Tying::Tied, 7).unwrap();
+    let net0: Network<f64> =
+        Network::init(p, width, Init::SingleFreq { scale: kappa }, Tying::Tied, 7).unwrap();
     let freqs: Vec<usize> = (0..width)
         .map(|m| {
             let s = spectrum(&neuron(&net0, m).theta);
-            1 + (0..s.components.len()).max_by(|&a, &b| s.components[a].magnitude.total_cmp(&s.components[b].magnitude)).unwrap()
+            1 + (0..s.components.len())
+                .max_by(|&a, &b| {
+                    s.components[a]
+                        .magnitude
+                        .total_cmp(&s.components[b].magnitude)
+                })
+                .unwrap()
         })
         .collect();
     let starts: Vec<FreqState> = (0..width)
@@ -250,10 +299,21 @@ fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
     let t_blow = aligned_blowup_time(kappa, kappa, c);
     let steps = (1.2 * t_blow / lr) as usize;
     let every = 20;
-    let snaps = gradient_descent(&net0, Activation::Quad, modadd::loss::Loss::CeSum, lr, steps, every).unwrap();
+    let snaps = gradient_descent(
+        &net0,
+        Activation::Quad,
+        modadd::loss::Loss::CeSum,
+        lr,
+        steps,
+        every,
+    )
+    .unwrap();
     let opts = OdeOptions::default();
     let times: Vec<f64> = snaps.iter().map(|(n, _)| *n as f64 * lr).collect();
-    let odes: Vec<_> = starts.iter().map(|s| integrate(*s, c, &times, &opts).unwrap()).collect();
+    let odes: Vec<_> = starts
+        .iter()
+        .map(|s| integrate(*s, c, &times, &opts).unwrap())
+        .collect();
     let mut part: Option<(f64, f64)> = None;
     let mut gap_at_half = 0.0f64;
     for (i, (n, net)) in snaps.iter().enumerate() {
@@ -301,6 +361,9 @@ fn printed_d_rate_pushes_small_misalignments_away_at_small_init() {
         let r = project_rate(&n, &dt, &dx, k);
         let d_sim = 2.0 * r.phi - r.psi;
         assert!(d_sim * d < 0.0, "simulated flow aligns");
-        assert!(paper_misalignment_rate(&s, c) * d > 0.0, "printed rate misaligns");
+        assert!(
+            paper_misalignment_rate(&s, c) * d > 0.0,
+            "printed rate misaligns"
+        );
     }
 }

@@ -38,7 +38,9 @@ fn d_goes_to_zero_from_a_grid_of_starts() {
             let s0 = FreqState::new(a0, b0, 0.3, 0.6 - d0);
             let t_max = 200.0 * aligned_blowup_time(a0, b0, c);
             let tr = integrate(s0, c, &output_times(t_max, 2000), &opts).unwrap();
-            let t_cap = tr.capped_at.unwrap_or_else(|| panic!("start ({a0}, {b0}, {d0}) never grew to the cap"));
+            let t_cap = tr
+                .capped_at
+                .unwrap_or_else(|| panic!("start ({a0}, {b0}, {d0}) never grew to the cap"));
             let s = tr.points.last().unwrap().1;
             let d = s.misalignment();
             // The invariant's bound on |sin D|.
@@ -65,7 +67,11 @@ fn d_equal_pi_stays_and_a_nudge_leaves() {
     let times = output_times(t_end, 60);
     let exact = integrate(FreqState::new(a0, b0, 0.0, -PI), c, &times, &opts).unwrap();
     let nudged = integrate(FreqState::new(a0, b0, 0.0, -PI + 1e-6), c, &times, &opts).unwrap();
-    let stay = exact.points.iter().map(|(_, s)| wrap(s.misalignment() - PI).abs()).fold(0.0, f64::max);
+    let stay = exact
+        .points
+        .iter()
+        .map(|(_, s)| wrap(s.misalignment() - PI).abs())
+        .fold(0.0, f64::max);
     let left = wrap(nudged.points.last().unwrap().1.misalignment() - PI).abs();
     let final_nudged = nudged.points.last().unwrap().1.misalignment();
     println!("D = pi start: max |D - pi| = {stay:e} over t in [0, {t_end}]; nudged 1e-6 start: |D - pi| = {left} at the end (D = {final_nudged})");
@@ -77,11 +83,21 @@ fn d_equal_pi_stays_and_a_nudge_leaves() {
     let so = OdeOptions::default();
     for (d0, want_stay) in [(PI, true), (PI - 1e-6, false)] {
         let s0 = FreqState::new(a0, b0, 0.0, -d0);
-        let tr = simulate_decoupled(&single_frequency_neuron(p, 3, &s0), Activation::Quad, TimeScale::Sum, &sim_times, &so).unwrap();
+        let tr = simulate_decoupled(
+            &single_frequency_neuron(p, 3, &s0),
+            Activation::Quad,
+            TimeScale::Sum,
+            &sim_times,
+            &so,
+        )
+        .unwrap();
         let (_, n) = tr.points.last().unwrap();
         let d = FreqState::of_neuron(&n.theta, &n.xi, 3).misalignment();
         let dev = wrap(d - PI).abs();
-        println!("simulated neuron from D0 = pi - {:e}: final |D - pi| = {dev:e}", PI - d0);
+        println!(
+            "simulated neuron from D0 = pi - {:e}: final |D - pi| = {dev:e}",
+            PI - d0
+        );
         if want_stay {
             assert!(dev < PI_STAYS);
         } else {
@@ -106,7 +122,11 @@ fn anti_aligned_with_e_positive_flips_to_aligned_through_beta_zero() {
     .unwrap();
     let (_, n) = tr.points.last().unwrap();
     let s = FreqState::of_neuron(&n.theta, &n.xi, k);
-    println!("E > 0, D0 = pi: at t = 3 beta = {}, D = {}", s.beta, s.misalignment());
+    println!(
+        "E > 0, D0 = pi: at t = 3 beta = {}, D = {}",
+        s.beta,
+        s.misalignment()
+    );
     assert!(s.misalignment().abs() < 1e-9);
     assert!(s.beta > s0.beta);
 }

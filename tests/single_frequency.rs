@@ -35,8 +35,16 @@ fn decoupled_quad_flow_keeps_a_single_frequency_exactly() {
     for &(p, k) in &[(11, 2), (23, 5), (23, 11)] {
         let s0 = FreqState::new(0.02, 0.015, 0.4, -1.0);
         let start = single_frequency_neuron(p, k, &s0);
-        let t_end = 0.9 * modadd::dynamics::aligned_blowup_time(0.02, 0.015, TimeScale::Sum.rate(p));
-        let tr = simulate_decoupled(&start, Activation::Quad, TimeScale::Sum, &output_times(t_end, 10), &opts).unwrap();
+        let t_end =
+            0.9 * modadd::dynamics::aligned_blowup_time(0.02, 0.015, TimeScale::Sum.rate(p));
+        let tr = simulate_decoupled(
+            &start,
+            Activation::Quad,
+            TimeScale::Sum,
+            &output_times(t_end, 10),
+            &opts,
+        )
+        .unwrap();
         for (_, n) in &tr.points {
             let (a, b) = (spectrum(&n.theta), spectrum(&n.xi));
             let (a_on, b_on) = (a.components[k - 1].magnitude, b.components[k - 1].magnitude);
@@ -47,7 +55,9 @@ fn decoupled_quad_flow_keeps_a_single_frequency_exactly() {
                         .max(b.components[kk - 1].magnitude / b_on);
                 }
             }
-            worst = worst.max(a.constant.abs() / a_on).max(b.constant.abs() / b_on);
+            worst = worst
+                .max(a.constant.abs() / a_on)
+                .max(b.constant.abs() / b_on);
         }
     }
     println!("decoupled Quad flow: worst off-frequency / on-frequency magnitude {worst:e}");
@@ -57,7 +67,8 @@ fn decoupled_quad_flow_keeps_a_single_frequency_exactly() {
 #[test]
 fn full_quad_training_from_single_frequency_init_leaks_little() {
     let (p, width, steps) = (23, 32, 4000);
-    let net0: Network<f64> = Network::init(p, width, Init::SingleFreq { scale: 0.02 }, Tying::Tied, 42).unwrap();
+    let net0: Network<f64> =
+        Network::init(p, width, Init::SingleFreq { scale: 0.02 }, Tying::Tied, 42).unwrap();
     let home: Vec<usize> = (0..width)
         .map(|m| {
             let (a, _) = energies(&neuron(&net0, m));
@@ -83,7 +94,14 @@ fn full_quad_training_from_single_frequency_init_leaks_little() {
         if *step == steps {
             let split = modadd::task::Split::seeded(p, modadd::task::Task::Add, 1.0, 0).unwrap();
             let batch = modadd::grad::Batch::new(&split.train, Tying::Tied);
-            let acc = modadd::grad::evaluate(net, Activation::Quad, Loss::CeMean, &batch, &mut modadd::grad::Workspace::new()).accuracy;
+            let acc = modadd::grad::evaluate(
+                net,
+                Activation::Quad,
+                Loss::CeMean,
+                &batch,
+                &mut modadd::grad::Workspace::new(),
+            )
+            .accuracy;
             println!(
                 "full Quad training (p = {p}, M = {width}, lr 0.3, mean CE): steps <= 2000 (softmax departure {early_departure:e} at 2000): worst off-frequency fraction {early_worst:e}; \
                  after {steps} steps (train accuracy {acc}): energy-weighted off-frequency fraction {:.4}, worst neuron {:.4}",
@@ -109,17 +127,34 @@ fn relu_leaks_into_harmonics_odd_on_input_all_on_output() {
         fixed_step: Some(1e-4),
         ..OdeOptions::default()
     };
-    let tr = simulate_decoupled(&single_frequency_neuron(p, k, &s0), Activation::Relu, TimeScale::Sum, &[0.0, 0.5], &opts).unwrap();
+    let tr = simulate_decoupled(
+        &single_frequency_neuron(p, k, &s0),
+        Activation::Relu,
+        TimeScale::Sum,
+        &[0.0, 0.5],
+        &opts,
+    )
+    .unwrap();
     let n = &tr.points[1].1;
     let (a, b) = (spectrum(&n.theta), spectrum(&n.xi));
-    let ratio_in: Vec<f64> = (2..=5).map(|r| a.components[fold(r, k, p) - 1].magnitude / a.components[k - 1].magnitude).collect();
-    let ratio_out: Vec<f64> = (2..=5).map(|r| b.components[fold(r, k, p) - 1].magnitude / b.components[k - 1].magnitude).collect();
+    let ratio_in: Vec<f64> = (2..=5)
+        .map(|r| a.components[fold(r, k, p) - 1].magnitude / a.components[k - 1].magnitude)
+        .collect();
+    let ratio_out: Vec<f64> = (2..=5)
+        .map(|r| b.components[fold(r, k, p) - 1].magnitude / b.components[k - 1].magnitude)
+        .collect();
     println!("ReLU harmonics r = 2..5, input  alpha_rk/alpha_k: {ratio_in:?}");
     println!("ReLU harmonics r = 2..5, output beta_rk/beta_k:   {ratio_out:?}");
-    println!("1/r^2 for comparison: {:?}", (2..=5).map(|r| 1.0 / (r * r) as f64).collect::<Vec<_>>());
+    println!(
+        "1/r^2 for comparison: {:?}",
+        (2..=5).map(|r| 1.0 / (r * r) as f64).collect::<Vec<_>>()
+    );
     // Input: odd multiples carry the leak, even ones stay an order of magnitude below.
     let (even_max, odd_min) = (ratio_in[0].max(ratio_in[2]), ratio_in[1].min(ratio_in[3]));
-    assert!(odd_min > 10.0 * even_max, "odd {odd_min} vs even {even_max}");
+    assert!(
+        odd_min > 10.0 * even_max,
+        "odd {odd_min} vs even {even_max}"
+    );
     assert!(ratio_in[1] > ratio_in[3], "input decays from 3k to 5k");
     // Output: every multiple present (above 1 %), decaying from r = 3 on.
     assert!(ratio_out.iter().all(|&r| r > 0.01));

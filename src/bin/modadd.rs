@@ -233,7 +233,13 @@ fn cmd_ode(a: OdeArgs) -> Result<()> {
                 expected: "MIN,MAX,COUNT with an integer COUNT >= 1",
             });
         }
-        Some((c[0], c[1], c[2] as usize, a.contour_d, a.contour_horizon.unwrap_or(a.horizon)))
+        Some((
+            c[0],
+            c[1],
+            c[2] as usize,
+            a.contour_d,
+            a.contour_horizon.unwrap_or(a.horizon),
+        ))
     } else {
         None
     };
@@ -255,7 +261,12 @@ fn cmd_ode(a: OdeArgs) -> Result<()> {
 
 fn cmd_lottery(a: LotteryArgs) -> Result<()> {
     let scale = modadd::dynamics::TimeScale::parse(&a.loss)?;
-    let acc = modadd::dynamics::run_lottery_command(&a.init_weights, a.final_weights.as_deref(), scale, &a.out)?;
+    let acc = modadd::dynamics::run_lottery_command(
+        &a.init_weights,
+        a.final_weights.as_deref(),
+        scale,
+        &a.out,
+    )?;
     match acc {
         Some((d, o)) => println!(
             "{}: smallest-misalignment rule {}, ODE race {}",
