@@ -857,7 +857,11 @@ pub fn predict_lottery(
                     if !valid(s) {
                         continue;
                     }
-                    if let Some(t) = hitting_time(*s, c, level, t_max.min(best_t), &opts.ode)? {
+                    let limit = t_max.min(best_t);
+                    if limit <= 0.0 {
+                        break;
+                    }
+                    if let Some(t) = hitting_time(*s, c, level, limit, &opts.ode)? {
                         if t < best_t {
                             best_t = t;
                             by_ode = Some(i + 1);
