@@ -367,3 +367,56 @@ fn printed_d_rate_pushes_small_misalignments_away_at_small_init() {
         );
     }
 }
+
+/// Per-neuron balance ||theta||^2 - 2 ||xi||^2 in real training: conserved by the gradient flow
+/// of any loss (Euler's identity for the degree-(2, 1) homogeneous neuron), so SGD moves it only
+/// through its O(lr^2 |grad|^2) per-step term, a drift of order lr at a fixed training time.
+/// Halving lr must shrink the drift by a factor within [1.6, 2.5] (first order: 2).
+const BALANCE_DRIFT_HALVING: (f64, f64) = (1.6, 2.5);
+
+#[test]
+fn real_training_conserves_each_neurons_layer_balance_up_to_lr() {
+    let (p, width, t_total) = (11, 16, 700.0);
+    let net0: Network<f64> =
+        Network::init(p, width, Init::Random { scale: 0.1 }, Tying::Tied, 5).unwrap();
+    let bal = |net: &Network<f64>, m: usize| {
+        let n = neuron(net, m);
+        let t: f64 = n.theta.iter().map(|v| v * v).sum();
+        let x: f64 = n.xi.iter().map(|v| v * v).sum();
+        (t - 2.0 * x, t + 2.0 * x)
+    };
+    let mut drifts = vec![];
+    for lr in [0.2, 0.1, 0.05] {
+        let steps = (t_total / lr) as usize;
+        let snaps = gradient_descent(
+            &net0,
+            Activation::Quad,
+            modadd::loss::Loss::CeMean,
+            lr,
+            steps,
+            steps,
+        )
+        .unwrap();
+        let net = &snaps.last().unwrap().1;
+        let (mut worst, mut growth) = (0.0f64, 0.0f64);
+        for m in 0..width {
+            let (b0, s0) = bal(&net0, m);
+            let (b1, s1) = bal(net, m);
+            worst = worst.max((b1 - b0).abs() / s1.max(s0));
+            growth = growth.max(s1 / s0);
+        }
+        println!("real SGD (p = {p}, mean CE, lr {lr}, {steps} steps): worst relative balance drift {worst:e}, largest squared-norm growth {growth:.0}x");
+        assert!(
+            growth > 10.0,
+            "the weights must have grown for the check to mean something"
+        );
+        drifts.push(worst);
+    }
+    for w in drifts.windows(2) {
+        let r = w[0] / w[1];
+        assert!(
+            r > BALANCE_DRIFT_HALVING.0 && r < BALANCE_DRIFT_HALVING.1,
+            "drift ratio {r}"
+        );
+    }
+}
