@@ -112,9 +112,19 @@ const ADAMW_ODE_RULE_MIN_ACCURACY: f64 = 0.7;
 
 #[test]
 fn ode_race_also_predicts_winners_under_adamw() {
+    adamw_lottery(64);
+}
+
+#[test]
+#[ignore = "reference width M = 512: about a minute on one core"]
+fn ode_race_predicts_winners_of_the_reference_quad_random_run() {
+    adamw_lottery(512);
+}
+
+fn adamw_lottery(width: usize) {
     use modadd::train::{Precision, TrainConfig, Trainer};
     let mut cfg = TrainConfig::preset("quad_random", 23).unwrap();
-    cfg.width = 64;
+    cfg.width = width;
     cfg.precision = Precision::F64;
     let split = cfg.split().unwrap();
     let net0: Network<f64> = cfg.initial_network().unwrap();
@@ -127,7 +137,7 @@ fn ode_race_also_predicts_winners_under_adamw() {
     let net = modadd::backend::Backend::network(&tr.backend);
     let (by_d, by_ode) = lottery_accuracy(&preds, &dominant_frequencies(&net)).unwrap();
     println!(
-        "lottery under AdamW (quad_random preset, p = 23, M = 64, {} epochs, train accuracy {}): smallest-|D| rule {by_d:.3}, ODE race {by_ode:.3}",
+        "lottery under AdamW (quad_random preset, p = 23, M = {width}, {} epochs, train accuracy {}): smallest-|D| rule {by_d:.3}, ODE race {by_ode:.3}",
         cfg.epochs,
         last.unwrap().train_acc
     );
