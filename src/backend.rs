@@ -109,17 +109,24 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
 
     fn eval_test(&mut self) -> Option<Eval> {
         let batch = self.test.as_ref()?;
+        // Its own workspace, so the training rows' flags of `measure` survive.
         Some(evaluate(
             &self.net,
             self.act,
             self.loss,
             batch,
-            &mut self.ws,
+            &mut self.test_ws,
         ))
     }
 
     fn eval_train(&mut self) -> Eval {
-        evaluate(&self.net, self.act, self.loss, &self.train, &mut self.ws)
+        evaluate(
+            &self.net,
+            self.act,
+            self.loss,
+            &self.train,
+            &mut self.test_ws,
+        )
     }
 
     fn measure(&mut self) -> StepStats {

@@ -78,6 +78,9 @@ pub enum Error {
         backend: &'static str,
         reason: String,
     },
+    /// An ODE integration that could not finish (step-size underflow, too many steps, stiffness).
+    #[error("ODE integration stopped at t = {t}: {message}")]
+    Integration { t: f64, message: String },
     /// An I/O failure, with the path involved.
     #[error("{}: {source}", path.display())]
     Io {
@@ -94,7 +97,9 @@ impl Error {
     /// A missing or unreadable input file counts as the user's mistake.
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::Diverged { .. } | Error::BackendUnavailable { .. } => false,
+            Error::Diverged { .. }
+            | Error::BackendUnavailable { .. }
+            | Error::Integration { .. } => false,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::NotFound

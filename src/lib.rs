@@ -46,6 +46,7 @@
 //! ```
 
 pub mod backend;
+pub mod dynamics;
 pub mod error;
 pub mod export;
 pub mod fourier;
@@ -57,7 +58,6 @@ pub mod optim;
 pub mod pth;
 pub mod real;
 pub mod task;
+pub mod theory;
 pub mod train;
 pub mod weights;
-
-pub use error::{Error, Result};

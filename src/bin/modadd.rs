@@ -32,6 +32,67 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
     Eval(EvalArgs),
+    /// Integrate the decoupled (alpha, beta, phi, psi) ODE: trajectories and the lottery contour.
+    Ode(OdeArgs),
+    /// Predict each neuron's winning frequency from initial weights (two rules), scored against
+    /// final weights when given.
+    Lottery(LotteryArgs),
+}
+
+#[derive(Args)]
+struct OdeArgs {
+    /// Modulus p (odd, >= 3).
+    #[arg(long, default_value_t = 23)]
+    p: usize,
+    /// Initial alpha values, comma separated (a grid with --beta0 and --d0).
+    #[arg(long, value_delimiter = ',', default_value = "0.02")]
+    alpha0: Vec<f64>,
+    /// Initial beta values, comma separated [default: beta0 = alpha0].
+    #[arg(long, value_delimiter = ',')]
+    beta0: Vec<f64>,
+    /// Initial misalignments D0 = 2 phi0 - psi0 (radians), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1.0")]
+    d0: Vec<f64>,
+    /// Horizon (in the chosen loss's time).
+    #[arg(long, default_value_t = 1.0)]
+    horizon: f64,
+    /// Output intervals per trajectory.
+    #[arg(long, default_value_t = 100)]
+    points: usize,
+    /// Loss time scale: sum (the theory) or mean (time x p^2).
+    #[arg(long, default_value = "sum")]
+    loss: String,
+    /// Also write contour.csv: final beta over magnitude x D0 in [0, 2 pi].
+    #[arg(long)]
+    contour: bool,
+    /// Contour magnitudes: MIN,MAX,COUNT.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.02,11")]
+    contour_magnitudes: Vec<f64>,
+    /// Contour D0 count over [0, 2 pi].
+    #[arg(long, default_value_t = 37)]
+    contour_d: usize,
+    /// Contour horizon [default: --horizon].
+    #[arg(long)]
+    contour_horizon: Option<f64>,
+    /// Output folder.
+    #[arg(long, default_value = "ode")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct LotteryArgs {
+    /// Weight folder of the initial network (W_in.csv, W_out.csv).
+    #[arg(long)]
+    init_weights: PathBuf,
+    /// Weight folder of the trained network, to score the predictions.
+    #[arg(long)]
+    final_weights: Option<PathBuf>,
+    /// Loss time scale of the reported finishing times: sum or mean.
+    #[arg(long, default_value = "mean")]
+    loss: String,
+    /// Output folder.
+    #[arg(long, default_value = "lottery")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -162,6 +223,8 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Train(a) => cmd_train(*a),
         Command::Eval(a) => cmd_eval(a),
+        Command::Ode(a) => cmd_ode(a),
+        Command::Lottery(a) => cmd_lottery(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,6 +233,62 @@ fn main() -> ExitCode {
             ExitCode::from(if e.is_user_error() { 2 } else { 1 })
         }
     }
+}
+
+fn cmd_ode(a: OdeArgs) -> Result<()> {
+    let contour = if a.contour {
+        let c = &a.contour_magnitudes;
+        if c.len() != 3 || c[2] < 1.0 || c[2].fract() != 0.0 {
+            return Err(Error::InvalidParameter {
+                name: "--contour-magnitudes",
+                value: c.get(2).copied().unwrap_or(f64::NAN),
+                expected: "MIN,MAX,COUNT with an integer COUNT >= 1",
+            });
+        }
+        Some((
+            c[0],
+            c[1],
+            c[2] as usize,
+            a.contour_d,
+            a.contour_horizon.unwrap_or(a.horizon),
+        ))
+    } else {
+        None
+    };
+    let cmd = modadd::dynamics::OdeCommand {
+        p: a.p,
+        scale: modadd::dynamics::TimeScale::parse(&a.loss)?,
+        alpha0: a.alpha0,
+        beta0: a.beta0,
+        d0: a.d0,
+        horizon: a.horizon,
+        points: a.points,
+        contour,
+        out: a.out.clone(),
+    };
+    modadd::dynamics::run_ode_command(&cmd)?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn cmd_lottery(a: LotteryArgs) -> Result<()> {
+    let scale = modadd::dynamics::TimeScale::parse(&a.loss)?;
+    let acc = modadd::dynamics::run_lottery_command(
+        &a.init_weights,
+        a.final_weights.as_deref(),
+        scale,
+        &a.out,
+    )?;
+    match acc {
+        Some((d, o)) => println!(
+            "{}: smallest-misalignment rule {}, ODE race {}",
+            a.out.display(),
+            fmt_f64(d),
+            fmt_f64(o)
+        ),
+        None => println!("wrote {}", a.out.display()),
+    }
+    Ok(())
 }
 
 fn progress(quiet: bool) -> Progress {
