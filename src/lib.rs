@@ -11,3 +11,5 @@ pub mod weights;
 pub mod backend;
 pub mod train;
 pub mod fourier;
+pub mod mechanism;
+pub mod analysis;
