@@ -547,6 +547,23 @@ pub fn harmonic_ratios(s: &Spectrum, k_star: usize, r_max: usize) -> Vec<Harmoni
         .collect()
 }
 
+/// Relative residual of fitting v by its constant plus its component at frequency k alone:
+/// `sqrt(sum_{k' != k} alpha_{k'}^2 / sum_{k'} alpha_{k'}^2)` (by Parseval, the
+/// `||v - a_0 - alpha_k cos(w_k j + phi_k)|| / ||v - a_0||` of [`best_cosine_fit`] when k is
+/// dominant); 0 when v is constant.
+///
+/// # Panics
+/// If `k` is 0 or above K.
+pub fn cosine_fit_residual_at(s: &Spectrum, k: usize) -> f64 {
+    let total: f64 = s.components.iter().map(|c| c.magnitude * c.magnitude).sum();
+    let at = s.at(k).magnitude;
+    if total > 0.0 {
+        ((total - at * at).max(0.0) / total).sqrt()
+    } else {
+        0.0
+    }
+}
+
 /// The best least-squares fit of v by a constant plus one cosine.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CosineFit {

@@ -278,6 +278,7 @@ fn best_cosine_fit_is_optimal_with_the_parseval_residual() {
             * p as f64
             / 2.0;
         assert!((fit.residual * fit.residual - parseval).abs() < tol(p, 10.0));
+        assert!((cosine_fit_residual_at(&s, fit.k) - fit.relative_residual).abs() < 1e-12);
         // No nearby (constant, amplitude, phase) and no other frequency does better.
         let res = |k: usize, a0: f64, a: f64, ph: f64| -> f64 {
             v.iter()

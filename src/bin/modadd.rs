@@ -32,6 +32,26 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
     Eval(EvalArgs),
+    /// Fourier analysis of trained weights: tidy CSVs (neurons, spectrum, frequency groups,
+    /// harmonics, logits, activation swaps, summary) and a manifest in --out.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Weights to analyse: a weight folder (W_in.csv, W_out.csv).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Training activation, used for the logits and the accuracy [default: the "activation" of
+    /// a config.json in the weights' folder or up to two folders above].
+    #[arg(long)]
+    activation: Option<String>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite the files of an earlier analysis in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -150,6 +170,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Train(a) => cmd_train(a),
         Command::Eval(a) => cmd_eval(a),
+        Command::Analyze(a) => cmd_analyze(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -305,6 +326,35 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             fmt_f64(r.test_acc)
         );
     }
+    Ok(())
+}
+
+fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
+    let act = match &a.activation {
+        Some(name) => Activation::parse(name)?,
+        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or_else(|| {
+            Error::InvalidParameter {
+                name: "--activation (no config.json found beside the weights)",
+                value: f64::NAN,
+                expected: "--activation NAME (quad, relu, ...)",
+            }
+        })?,
+    };
+    // The one place analyze reads weights.
+    let net = weights::read_weight_folder(&a.weights)?;
+    let s = modadd::analysis::analyze_to_dir(&net, act, &a.out, a.force)?;
+    let g = |n: &str| s.get(n).map(fmt_f64).unwrap_or_default();
+    println!(
+        "{}: p = {}, M = {}, activation {}: accuracy {}, IPR {}, mean |sin D| {}, frequencies used {}",
+        a.out.display(),
+        g("p"),
+        g("width"),
+        act.name(),
+        g("accuracy"),
+        g("ipr"),
+        g("mean_abs_sin_d"),
+        g("frequencies_used")
+    );
     Ok(())
 }
 
