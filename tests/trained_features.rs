@@ -1,0 +1,170 @@
+//! Claims on trained weights (SPEC 7, claims 1 and 5; SPEC 6): after `quad_random` or
+//! `standard` training on the full data, neurons are (nearly) single-frequency, their phases
+//! align (D = 2 phi - psi -> 0), every frequency 1..K is used, the phase-symmetry moments for
+//! l = 2, 4 are small, and the logits show the correct peak at x + y with two spurious peaks at
+//! 2x and 2y (Proposition 1's shape).
+//!
+//! CI runs shrunken presets (p = 13, M = 128, lr 1e-3, f64: about a second each). The full
+//! p = 23 presets are ignored tests:
+//! `cargo test --release --test trained_features -- --ignored --nocapture`.
+//!
+//! Measured (seed 42 unless noted; "random level" is the expected moment of n uniformly random
+//! phases, sqrt(pi / 4n), averaged over groups):
+//! - quad_random, p = 13: IPR 0.83 (seeds 1..4: 0.82-0.83; 0.22 at init), mean |sin D| 0.028
+//!   (0.64 at init, 2/pi for random phases), moments l = 2: 0.061, l = 4: 0.028 against a random
+//!   level 0.19, three peaks on 100 % of pairs, spurious ratio 0.23;
+//! - standard (ReLU), p = 13: IPR 0.77, mean |sin D| 0.12, moments 0.10 / 0.074, three peaks
+//!   on 38 % of pairs, spurious ratio 0.13;
+//! - quad_random, p = 23 preset (f64): IPR 0.77, mean |sin D| 0.041, three peaks 87 %, spurious
+//!   ratio 0.22.
+//!
+//! Proposition 1 predicts a spurious ratio of exactly 1/2; trained networks show about half of
+//! that, because they are not exactly single-frequency (IPR ~0.8): the cross-frequency terms
+//! that the construction does not have lift the other logits. The tests assert the measured
+//! band, not 1/2.
+
+use modadd::analysis::{analyze, Summary};
+use modadd::backend::Backend;
+use modadd::fourier::FrequencyGroup;
+use modadd::real::Real;
+use modadd::train::{Precision, TrainConfig, Trainer};
+
+/// What a trained network must show; each bound sits below (or above) every value measured
+/// over seeds 42 and 1..4 with some room, and far from the value at initialisation.
+struct Expect {
+    min_ipr: f64,
+    max_sin_d: f64,
+    /// Bound on the group-weighted mean moment (l = 2 and l = 4) as a fraction of the random
+    /// level.
+    max_moment_vs_random: f64,
+    min_three_peaks: f64,
+    spurious_ratio: (f64, f64),
+}
+
+/// Expected |mean of n random unit phasors| ~ sqrt(pi / (4 n)), averaged over groups weighted
+/// by size.
+fn random_moment_level(groups: &[FrequencyGroup]) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for g in groups.iter().filter(|g| !g.neurons.is_empty()) {
+        let k = g.neurons.len();
+        s += k as f64 * (std::f64::consts::PI / (4.0 * k as f64)).sqrt();
+        n += k;
+    }
+    s / n as f64
+}
+
+fn train<T: Real>(cfg: &TrainConfig) -> (Summary, Summary, f64) {
+    let split = cfg.split().unwrap();
+    let mut t = Trainer::<T, _>::cpu(cfg, &split).unwrap();
+    let init = analyze(&t.backend.network(), cfg.activation).summary();
+    while !t.finished() {
+        t.next_epoch().unwrap();
+    }
+    let a = analyze(&t.backend.network(), cfg.activation);
+    let rnd = random_moment_level(&a.groups);
+    (init, a.summary(), rnd)
+}
+
+fn check(name: &str, cfg: &TrainConfig, init: &Summary, s: &Summary, rnd: f64, e: &Expect) {
+    let g = |n: &str| s.get(n).unwrap();
+    let k_max = (cfg.p - 1) / 2;
+    eprintln!(
+        "{name} p = {}, M = {}, {} epochs, lr {}: accuracy {}, IPR {:.4} (init {:.4}), IPR_coef {:.4}, \
+         mean |sin D| {:.4} (init {:.4}), frequencies used {} of {k_max} (group sizes {}..{}), \
+         moments l=1..4 {:.4} {:.4} {:.4} {:.4} (random level {:.4}), correct max {:.4}, \
+         three peaks {:.4}, spurious ratio {:.4}",
+        cfg.p,
+        cfg.width,
+        cfg.epochs,
+        cfg.lr,
+        g("accuracy"),
+        g("ipr"),
+        init.get("ipr").unwrap(),
+        g("ipr_coef"),
+        g("mean_abs_sin_d"),
+        init.get("mean_abs_sin_d").unwrap(),
+        g("frequencies_used"),
+        g("min_group_size"),
+        g("max_group_size"),
+        g("moment_1"),
+        g("moment_2"),
+        g("moment_3"),
+        g("moment_4"),
+        rnd,
+        g("correct_max_fraction"),
+        g("three_peak_fraction"),
+        g("spurious_ratio"),
+    );
+    assert_eq!(g("accuracy"), 1.0, "{name}: must fit the full data");
+    assert!(g("ipr") >= e.min_ipr, "{name}: IPR {}", g("ipr"));
+    assert!(g("ipr") > 2.0 * init.get("ipr").unwrap(), "{name}: IPR did not rise");
+    assert!(g("mean_abs_sin_d") <= e.max_sin_d, "{name}: |sin D| {}", g("mean_abs_sin_d"));
+    assert_eq!(g("frequencies_used"), k_max as f64, "{name}: a frequency is unused");
+    for l in ["moment_2", "moment_4"] {
+        assert!(g(l) <= e.max_moment_vs_random * rnd, "{name}: {l} = {} vs random {rnd}", g(l));
+    }
+    assert_eq!(g("correct_max_fraction"), 1.0);
+    assert!(g("three_peak_fraction") >= e.min_three_peaks, "{name}");
+    let r = g("spurious_ratio");
+    assert!(r >= e.spurious_ratio.0 && r <= e.spurious_ratio.1, "{name}: spurious ratio {r}");
+}
+
+fn small(preset: &str, epochs: usize) -> TrainConfig {
+    let mut cfg = TrainConfig::preset(preset, 13).unwrap();
+    cfg.width = 128;
+    cfg.lr = 1e-3;
+    cfg.epochs = epochs;
+    cfg.precision = Precision::F64;
+    cfg
+}
+
+const QUAD: Expect = Expect {
+    min_ipr: 0.75,
+    max_sin_d: 0.06,
+    max_moment_vs_random: 0.6,
+    min_three_peaks: 0.9,
+    spurious_ratio: (0.15, 0.5),
+};
+
+const RELU: Expect = Expect {
+    min_ipr: 0.7,
+    max_sin_d: 0.2,
+    max_moment_vs_random: 0.75,
+    min_three_peaks: 0.2,
+    spurious_ratio: (0.08, 0.5),
+};
+
+#[test]
+fn quad_random_learns_aligned_single_frequency_features() {
+    let cfg = small("quad_random", 2000);
+    let (init, s, rnd) = train::<f64>(&cfg);
+    check("quad_random", &cfg, &init, &s, rnd, &QUAD);
+}
+
+#[test]
+fn standard_relu_learns_aligned_single_frequency_features() {
+    let cfg = small("standard", 1500);
+    let (init, s, rnd) = train::<f64>(&cfg);
+    check("standard", &cfg, &init, &s, rnd, &RELU);
+}
+
+#[test]
+#[ignore = "full reference preset quad_random at p = 23 (M = 512, 5000 epochs): ~25 s in release"]
+fn quad_random_preset_p23() {
+    let cfg = TrainConfig::preset("quad_random", 23).unwrap();
+    let (init, s, rnd) = train::<f32>(&cfg);
+    let e = Expect {
+        min_ipr: 0.7,
+        min_three_peaks: 0.8,
+        ..QUAD
+    };
+    check("quad_random", &cfg, &init, &s, rnd, &e);
+}
+
+#[test]
+#[ignore = "full reference preset standard at p = 23 (M = 512, 5000 epochs): ~40 s in release"]
+fn standard_preset_p23() {
+    let cfg = TrainConfig::preset("standard", 23).unwrap();
+    let (init, s, rnd) = train::<f32>(&cfg);
+    check("standard", &cfg, &init, &s, rnd, &RELU);
+}
