@@ -228,8 +228,21 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     let n = write_table(
         &out.join("neurons.csv"),
         &[
-            "m", "freq", "freq_with_constant", "alpha", "phi", "beta", "psi", "d", "constant_in",
-            "constant_out", "ipr_in", "ipr_out", "ipr_coef_in", "ipr_coef_out", "fit_residual_in",
+            "m",
+            "freq",
+            "freq_with_constant",
+            "alpha",
+            "phi",
+            "beta",
+            "psi",
+            "d",
+            "constant_in",
+            "constant_out",
+            "ipr_in",
+            "ipr_out",
+            "ipr_coef_in",
+            "ipr_coef_out",
+            "fit_residual_in",
             "fit_residual_out",
         ],
         &rows,
@@ -243,7 +256,15 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     }
     let n = write_table(
         &out.join("spectrum.csv"),
-        &["layer", "m", "k", "magnitude", "phase", "cos_sum", "sin_sum"],
+        &[
+            "layer",
+            "m",
+            "k",
+            "magnitude",
+            "phase",
+            "cos_sum",
+            "sin_sum",
+        ],
         &rows,
     )?;
     man.add("spectrum.csv", n, "Fourier spectrum of every theta_m (layer in) and xi_m (layer out), k = 0 (constant) to K; alpha_k = 2/p sqrt(c_k^2 + s_k^2), phase atan2(-s_k, c_k)");
@@ -272,8 +293,17 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     let n = write_table(
         &out.join("frequency_groups.csv"),
         &[
-            "k", "neurons", "moment_1", "moment_2", "moment_3", "moment_4", "a_mean", "a_std",
-            "a_min", "a_max", "a_relative_spread",
+            "k",
+            "neurons",
+            "moment_1",
+            "moment_2",
+            "moment_3",
+            "moment_4",
+            "a_mean",
+            "a_std",
+            "a_min",
+            "a_max",
+            "a_relative_spread",
         ],
         &rows,
     )?;
@@ -281,7 +311,10 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
 
     let mut rows = Vec::new();
     for f in &a.features {
-        for (layer, s) in [("in", &a.spectra.input[f.m]), ("out", &a.spectra.output[f.m])] {
+        for (layer, s) in [
+            ("in", &a.spectra.input[f.m]),
+            ("out", &a.spectra.output[f.m]),
+        ] {
             for h in harmonic_ratios(s, f.freq, HARMONIC_MAX) {
                 rows.push(vec![
                     f.m.to_string(),
@@ -315,7 +348,11 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
         }
     }
     let n = write_table(&out.join("logits.csv"), &["x", "y", "j", "logit"], &rows)?;
-    man.add("logits.csv", n, "logits f(x, y)[j] of every pair under the training activation");
+    man.add(
+        "logits.csv",
+        n,
+        "logits f(x, y)[j] of every pair under the training activation",
+    );
 
     let rows: Vec<Vec<String>> = a
         .swaps
@@ -351,7 +388,11 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     man.add(
         "summary.csv",
         n,
-        format!("headline numbers (activation {}); {}", a.activation.name(), described.join("; ")),
+        format!(
+            "headline numbers (activation {}); {}",
+            a.activation.name(),
+            described.join("; ")
+        ),
     );
     man.write(out)?;
     Ok(man)

@@ -193,7 +193,12 @@ impl SpectrumTable {
     /// If `v.len() != p`.
     pub fn spectrum(&self, v: &[f64]) -> Spectrum {
         let p = self.p;
-        assert_eq!(v.len(), p, "vector of length {} for a table of p = {p}", v.len());
+        assert_eq!(
+            v.len(),
+            p,
+            "vector of length {} for a table of p = {p}",
+            v.len()
+        );
         let pf = p as f64;
         let k_max = (p - 1) / 2;
         let constant = v.iter().sum::<f64>() / pf;
@@ -340,8 +345,7 @@ impl NetworkSpectra {
 
     /// [`ipr_per_coefficient`] averaged the same way as [`NetworkSpectra::mean_ipr`].
     pub fn mean_ipr_per_coefficient(&self) -> (f64, f64, f64) {
-        let mean =
-            |v: &[Spectrum]| v.iter().map(ipr_per_coefficient).sum::<f64>() / v.len() as f64;
+        let mean = |v: &[Spectrum]| v.iter().map(ipr_per_coefficient).sum::<f64>() / v.len() as f64;
         let (a, b) = (mean(&self.input), mean(&self.output));
         (a, b, 0.5 * (a + b))
     }
@@ -414,7 +418,11 @@ pub fn neuron_features(spectra: &NetworkSpectra) -> Vec<NeuronFeatures> {
 /// Mean of |sin D| over neurons (0 = every neuron phase-aligned, D = 0 or pi; the random-phase
 /// value is 2/pi ≈ 0.637). NaN for no neurons.
 pub fn mean_abs_sin_misalignment(features: &[NeuronFeatures]) -> f64 {
-    features.iter().map(|f| f.misalignment.sin().abs()).sum::<f64>() / features.len() as f64
+    features
+        .iter()
+        .map(|f| f.misalignment.sin().abs())
+        .sum::<f64>()
+        / features.len() as f64
 }
 
 /// Phase-symmetry moment of order l: `|(1/n) sum_{i} e^{i l phi_i}|` over the n phases given;

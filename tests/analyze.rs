@@ -54,7 +54,9 @@ fn files_manifest_and_closed_form_numbers() {
     for (file, rows) in expect {
         let (h, r) = read_csv(&dir.path().join(file));
         assert_eq!(r.len(), rows, "{file}");
-        assert!(h.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')));
+        assert!(h.iter().all(|c| c
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')));
         let entry = mrows.iter().find(|e| e[0] == file).expect(file);
         assert_eq!(entry[1], rows.to_string());
     }
@@ -73,8 +75,11 @@ fn files_manifest_and_closed_form_numbers() {
     // Logits read back to Proposition 1.
     let (_, rows) = read_csv(&dir.path().join("logits.csv"));
     for r in rows.iter().step_by(37) {
-        let (x, y, j): (usize, usize, usize) =
-            (r[0].parse().unwrap(), r[1].parse().unwrap(), r[2].parse().unwrap());
+        let (x, y, j): (usize, usize, usize) = (
+            r[0].parse().unwrap(),
+            r[1].parse().unwrap(),
+            r[2].parse().unwrap(),
+        );
         let want = modadd::mechanism::proposition1_logits(p, n, 0.8, 1.3, x, y)[j];
         assert!((r[3].parse::<f64>().unwrap() - want).abs() < CLOSE);
     }
@@ -85,8 +90,17 @@ fn rerun_is_byte_identical_and_needs_force() {
     let net = diversified(7, 4);
     let dir = tempfile::tempdir().unwrap();
     analyze_to_dir(&net, Activation::Quad, dir.path(), false).unwrap();
-    let files = ["neurons.csv", "spectrum.csv", "summary.csv", "manifest.csv", "harmonics.csv"];
-    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(dir.path().join(f)).unwrap()).collect();
+    let files = [
+        "neurons.csv",
+        "spectrum.csv",
+        "summary.csv",
+        "manifest.csv",
+        "harmonics.csv",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
     let err = analyze_to_dir(&net, Activation::Quad, dir.path(), false).unwrap_err();
     assert!(matches!(err, modadd::Error::OutputExists { .. }));
     analyze_to_dir(&net, Activation::Quad, dir.path(), true).unwrap();
@@ -102,8 +116,14 @@ fn activation_is_found_in_a_run_config() {
     std::fs::create_dir_all(run.join("final")).unwrap();
     assert_eq!(training_activation_near(&run.join("final")).unwrap(), None);
     std::fs::write(run.join("config.json"), r#"{"activation": "relu", "p": 7}"#).unwrap();
-    assert_eq!(training_activation_near(&run.join("final")).unwrap(), Some(Activation::Relu));
-    assert_eq!(training_activation_near(&run).unwrap(), Some(Activation::Relu));
+    assert_eq!(
+        training_activation_near(&run.join("final")).unwrap(),
+        Some(Activation::Relu)
+    );
+    assert_eq!(
+        training_activation_near(&run).unwrap(),
+        Some(Activation::Relu)
+    );
     std::fs::write(run.join("config.json"), r#"{"activation": "tanh"}"#).unwrap();
     assert!(training_activation_near(&run.join("final")).is_err());
 }
@@ -116,15 +136,33 @@ fn cli_analyze_writes_and_reports_bad_input_with_exit_2() {
     let out = dir.path().join("a");
     let ok = Command::cargo_bin("modadd")
         .unwrap()
-        .args(["analyze", "--weights", w.to_str().unwrap(), "--activation", "quad", "--out", out.to_str().unwrap()])
+        .args([
+            "analyze",
+            "--weights",
+            w.to_str().unwrap(),
+            "--activation",
+            "quad",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(out.join("summary.csv").exists() && out.join("manifest.csv").exists());
     // No activation and no config.json: exit 2, one line.
     let e = Command::cargo_bin("modadd")
         .unwrap()
-        .args(["analyze", "--weights", w.to_str().unwrap(), "--out", dir.path().join("b").to_str().unwrap()])
+        .args([
+            "analyze",
+            "--weights",
+            w.to_str().unwrap(),
+            "--out",
+            dir.path().join("b").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(e.status.code(), Some(2));

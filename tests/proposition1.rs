@@ -64,7 +64,9 @@ fn closed_form_matches_the_network_to_round_off() {
             worst = worst.max(dev / scale(p, n));
         }
     }
-    eprintln!("largest |f_net - Prop.1| / (a N p) over p in {MODULI:?}, N in {GOOD_N:?}: {worst:e}");
+    eprintln!(
+        "largest |f_net - Prop.1| / (a N p) over p in {MODULI:?}, N in {GOOD_N:?}: {worst:e}"
+    );
 }
 
 #[test]
@@ -137,7 +139,10 @@ fn when_the_phase_condition_fails_the_deviation_is_the_harmonic_terms() {
             );
             assert!(dev_exact <= ROUND_OFF * scale(p, n), "p = {p}, N = {n}");
             // The failure is real: at least a tenth of the margin (measured: 1.5 to 8 margins).
-            assert!(dev_prop > 0.1 * m, "p = {p}, N = {n}: {dev_prop} vs margin {m}");
+            assert!(
+                dev_prop > 0.1 * m,
+                "p = {p}, N = {n}: {dev_prop} vs margin {m}"
+            );
         }
     }
 }
@@ -175,7 +180,11 @@ fn margin_is_a_n_p_over_8_and_the_softmax_bound_holds() {
                 min_prob = min_prob.min(softmax_probability(&f, c));
                 if x == y {
                     // The three peaks coincide: margin a N p / 2 over everything else.
-                    let gap = f[c] - (0..p).filter(|&j| j != c).map(|j| f[j]).fold(f64::MIN, f64::max);
+                    let gap = f[c]
+                        - (0..p)
+                            .filter(|&j| j != c)
+                            .map(|j| f[j])
+                            .fold(f64::MIN, f64::max);
                     assert!((gap - 4.0 * m).abs() <= ROUND_OFF * scale(p, n));
                     continue;
                 }
@@ -191,9 +200,14 @@ fn margin_is_a_n_p_over_8_and_the_softmax_bound_holds() {
             }
         }
         assert!((min_gap - m).abs() <= ROUND_OFF * scale(p, n), "p = {p}");
-        assert!((min_gap_rest - 2.0 * m).abs() <= ROUND_OFF * scale(p, n), "p = {p}");
+        assert!(
+            (min_gap_rest - 2.0 * m).abs() <= ROUND_OFF * scale(p, n),
+            "p = {p}"
+        );
         let bound = softmax_lower_bound(p, n, a);
-        eprintln!("p = {p}, N = {n}: margin {m:.4}, min softmax[correct] {min_prob:.6}, bound {bound:.6}");
+        eprintln!(
+            "p = {p}, N = {n}: margin {m:.4}, min softmax[correct] {min_prob:.6}, bound {bound:.6}"
+        );
         assert!(min_prob >= bound);
     }
 }
@@ -238,6 +252,10 @@ fn worked_example_p23_x3_y7() {
     let unit = proposition1_constant(ALPHA, BETA) * n as f64 / 2.0;
     let f = net.logits(Activation::Quad, x, y);
     for (j, (&fj, &bj)) in f.iter().zip(&b).enumerate() {
-        assert!((fj / unit - bj).abs() < ROUND_OFF * p as f64 * 2.0, "j = {j}: {}", fj / unit);
+        assert!(
+            (fj / unit - bj).abs() < ROUND_OFF * p as f64 * 2.0,
+            "j = {j}: {}",
+            fj / unit
+        );
     }
 }

@@ -15,8 +15,20 @@
 //!   level 0.19, three peaks on 100 % of pairs, spurious ratio 0.23;
 //! - standard (ReLU), p = 13: IPR 0.77, mean |sin D| 0.12, moments 0.10 / 0.074, three peaks
 //!   on 38 % of pairs, spurious ratio 0.13;
-//! - quad_random, p = 23 preset (f64): IPR 0.77, mean |sin D| 0.041, three peaks 87 %, spurious
-//!   ratio 0.22.
+//! - quad_random, p = 23 preset (f32, 5000 epochs at lr 5e-5, final loss ~1e-2): IPR 0.77
+//!   (init 0.17), mean |sin D| 0.041 (init 0.65), moments l = 2: 0.103, l = 4: 0.063 against a
+//!   random level 0.13, three peaks 87 %, spurious ratio 0.22;
+//! - standard, p = 23 preset: IPR 0.64, mean |sin D| 0.096, moments 0.105 / 0.099 (random level
+//!   0.13), three peaks 45 %, spurious ratio 0.20.
+//!
+//! "Small" phase moments: in the shrunken CI runs, trained to a loss of ~1e-8, the l = 2, 4
+//! moments fall to 0.15-0.5 of the random-phase level, while l = 1, 3 stay at it (for Quad, phi
+//! and phi + pi give the same neuron up to sign of xi's harmonic, so only even moments matter).
+//! At the p = 23 presets' length the moments are only 0.5-0.8 of the random level: the groups
+//! are diversified about as much as random phases would be, which already makes the harmonic
+//! terms of Proposition 1 O(sqrt N) against O(N), not exactly zero. The reference's own
+//! checkpoints agree (quad_random SGD epoch 9800: 0.147 / 0.146 against 0.13; ReLU AdamW final:
+//! 0.100 / 0.061). The p = 23 tests therefore assert "at most the random level", not more.
 //!
 //! Proposition 1 predicts a spurious ratio of exactly 1/2; trained networks show about half of
 //! that, because they are not exactly single-frequency (IPR ~0.8): the cross-frequency terms
@@ -97,16 +109,34 @@ fn check(name: &str, cfg: &TrainConfig, init: &Summary, s: &Summary, rnd: f64, e
     );
     assert_eq!(g("accuracy"), 1.0, "{name}: must fit the full data");
     assert!(g("ipr") >= e.min_ipr, "{name}: IPR {}", g("ipr"));
-    assert!(g("ipr") > 2.0 * init.get("ipr").unwrap(), "{name}: IPR did not rise");
-    assert!(g("mean_abs_sin_d") <= e.max_sin_d, "{name}: |sin D| {}", g("mean_abs_sin_d"));
-    assert_eq!(g("frequencies_used"), k_max as f64, "{name}: a frequency is unused");
+    assert!(
+        g("ipr") > 2.0 * init.get("ipr").unwrap(),
+        "{name}: IPR did not rise"
+    );
+    assert!(
+        g("mean_abs_sin_d") <= e.max_sin_d,
+        "{name}: |sin D| {}",
+        g("mean_abs_sin_d")
+    );
+    assert_eq!(
+        g("frequencies_used"),
+        k_max as f64,
+        "{name}: a frequency is unused"
+    );
     for l in ["moment_2", "moment_4"] {
-        assert!(g(l) <= e.max_moment_vs_random * rnd, "{name}: {l} = {} vs random {rnd}", g(l));
+        assert!(
+            g(l) <= e.max_moment_vs_random * rnd,
+            "{name}: {l} = {} vs random {rnd}",
+            g(l)
+        );
     }
     assert_eq!(g("correct_max_fraction"), 1.0);
     assert!(g("three_peak_fraction") >= e.min_three_peaks, "{name}");
     let r = g("spurious_ratio");
-    assert!(r >= e.spurious_ratio.0 && r <= e.spurious_ratio.1, "{name}: spurious ratio {r}");
+    assert!(
+        r >= e.spurious_ratio.0 && r <= e.spurious_ratio.1,
+        "{name}: spurious ratio {r}"
+    );
 }
 
 fn small(preset: &str, epochs: usize) -> TrainConfig {
@@ -153,8 +183,10 @@ fn standard_relu_learns_aligned_single_frequency_features() {
 fn quad_random_preset_p23() {
     let cfg = TrainConfig::preset("quad_random", 23).unwrap();
     let (init, s, rnd) = train::<f32>(&cfg);
+    // Measured: IPR 0.77, moments 0.80 and 0.48 of the random level, three peaks 0.87.
     let e = Expect {
         min_ipr: 0.7,
+        max_moment_vs_random: 1.0,
         min_three_peaks: 0.8,
         ..QUAD
     };
@@ -162,9 +194,16 @@ fn quad_random_preset_p23() {
 }
 
 #[test]
-#[ignore = "full reference preset standard at p = 23 (M = 512, 5000 epochs): ~40 s in release"]
+#[ignore = "full reference preset standard at p = 23 (M = 512, 5000 epochs): ~25 s in release"]
 fn standard_preset_p23() {
     let cfg = TrainConfig::preset("standard", 23).unwrap();
     let (init, s, rnd) = train::<f32>(&cfg);
-    check("standard", &cfg, &init, &s, rnd, &RELU);
+    // Measured: IPR 0.64 (ReLU's harmonics spread the spectrum), moments 0.81 and 0.77 of the
+    // random level.
+    let e = Expect {
+        min_ipr: 0.6,
+        max_moment_vs_random: 1.0,
+        ..RELU
+    };
+    check("standard", &cfg, &init, &s, rnd, &e);
 }

@@ -332,13 +332,13 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
 fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
     let act = match &a.activation {
         Some(name) => Activation::parse(name)?,
-        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or_else(|| {
+        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or(
             Error::InvalidParameter {
                 name: "--activation (no config.json found beside the weights)",
                 value: f64::NAN,
                 expected: "--activation NAME (quad, relu, ...)",
-            }
-        })?,
+            },
+        )?,
     };
     // The one place analyze reads weights.
     let net = weights::read_weight_folder(&a.weights)?;
