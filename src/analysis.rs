@@ -18,7 +18,7 @@
 //! (alpha, phi) are `theta_m`'s magnitude and phase at k*, (beta, psi) `xi_m`'s at the same k*,
 //! `d = wrap(2 phi - psi)`. In `spectrum.csv`, `layer` is `in` (`theta_m`, row m of `W_in`) or
 //! `out` (`xi_m`, column m of `W_out`); the row k = 0 holds the constant term: magnitude =
-//! a_0 (signed), phase 0, `cos_sum` = sum_j v[j], `sin_sum` 0. `fit_residual_*` is the relative
+//! a_0 (signed), phase 0, `cos_sum` = `sum_j v[j]`, `sin_sum` 0. `fit_residual_*` is the relative
 //! residual of the single-cosine fit at k* ([`crate::fourier::cosine_fit_residual_at`]).
 //! `a_*` in `frequency_groups.csv` describe `a_m = alpha_m^2 beta_m` over the group. In
 //! `harmonics.csv`, `k` is `fold(r k*)` and `ratio = magnitude at k / magnitude at k*` of that

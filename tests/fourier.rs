@@ -404,3 +404,30 @@ fn spread_and_empty_groups() {
         .iter()
         .all(|g| g.neurons.is_empty() && g.moments.is_none() && g.magnitude.is_none()));
 }
+
+#[test]
+fn network_means_and_random_misalignment_level() {
+    let p = 7;
+    let net: Network<f64> =
+        Network::init(p, 9, Init::Random { scale: 1.0 }, Tying::Tied, 8).unwrap();
+    let sp = NetworkSpectra::of(&net);
+    let (a, b, avg) = sp.mean_ipr();
+    let mean = |v: &[Spectrum], f: fn(&Spectrum) -> f64| v.iter().map(f).sum::<f64>() / 9.0;
+    assert!((a - mean(&sp.input, ipr)).abs() < 1e-15);
+    assert!((b - mean(&sp.output, ipr)).abs() < 1e-15);
+    assert!((avg - 0.5 * (a + b)).abs() < 1e-15);
+    let (a, b, avg) = sp.mean_ipr_per_coefficient();
+    assert!((a - mean(&sp.input, ipr_per_coefficient)).abs() < 1e-15);
+    assert!((b - mean(&sp.output, ipr_per_coefficient)).abs() < 1e-15);
+    assert!((avg - 0.5 * (a + b)).abs() < 1e-15);
+    // Mean |sin D| over evenly spread D is 2/pi (the random-phase level quoted in the docs).
+    let f0 = neuron_features(&sp)[0];
+    let n = 10_000;
+    let fs: Vec<NeuronFeatures> = (0..n)
+        .map(|i| NeuronFeatures {
+            misalignment: -PI + 2.0 * PI * (i as f64 + 0.5) / n as f64,
+            ..f0
+        })
+        .collect();
+    assert!((mean_abs_sin_misalignment(&fs) - 2.0 / PI).abs() < 1e-6);
+}

@@ -259,3 +259,28 @@ fn worked_example_p23_x3_y7() {
         );
     }
 }
+
+#[test]
+fn cosine_sum_identity_used_in_the_derivation() {
+    // sum_{k=1..K} cos(w_k d) = (p 1{d = 0 mod p} - 1) / 2 for every odd p, prime or not.
+    for &p in &MODULI {
+        for d in 0..2 * p {
+            let s: f64 = (1..=(p - 1) / 2)
+                .map(|k| (2.0 * std::f64::consts::PI * (k * d) as f64 / p as f64).cos())
+                .sum();
+            let want = (if d % p == 0 { p as f64 } else { 0.0 } - 1.0) / 2.0;
+            assert!((s - want).abs() < 1e-12 * p as f64, "p = {p}, d = {d}: {s}");
+        }
+    }
+}
+
+#[test]
+fn softmax_probability_is_the_softmax() {
+    let z: [f64; 5] = [0.3, -1.2, 2.5, 700.0, 699.0];
+    let m: f64 = 700.0;
+    let den: f64 = z.iter().map(|v| (v - m).exp()).sum();
+    for c in 0..z.len() {
+        let want = (z[c] - m).exp() / den;
+        assert!((softmax_probability(&z, c) - want).abs() < 1e-15);
+    }
+}
