@@ -431,3 +431,31 @@ fn network_means_and_random_misalignment_level() {
         .collect();
     assert!((mean_abs_sin_misalignment(&fs) - 2.0 / PI).abs() < 1e-6);
 }
+
+/// An odd modulus in 3..=99 and a vector of that length with entries in [-10, 10].
+#[derive(Clone, Debug)]
+struct OddVector(Vec<f64>);
+
+impl quickcheck::Arbitrary for OddVector {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        let p = 3 + 2 * (usize::arbitrary(g) % 49);
+        let seed = u64::arbitrary(g);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        OddVector((0..p).map(|_| 20.0 * rng.random::<f64>() - 10.0).collect())
+    }
+}
+
+quickcheck::quickcheck! {
+    /// Reconstruction and Parseval, `||v||^2 = p a_0^2 + (p/2) sum_k alpha_k^2`, as properties.
+    fn prop_reconstruction_and_parseval(v: OddVector) -> bool {
+        let v = v.0;
+        let p = v.len();
+        let s = spectrum(&v);
+        let back = s.reconstruct();
+        let ok_back = v.iter().zip(&back).all(|(a, b)| (a - b).abs() < tol(p, 10.0));
+        let n2: f64 = v.iter().map(|x| x * x).sum();
+        let parseval = p as f64 * s.constant * s.constant
+            + p as f64 / 2.0 * s.components.iter().map(|c| c.magnitude * c.magnitude).sum::<f64>();
+        ok_back && (n2 - parseval).abs() < tol(p, n2)
+    }
+}
