@@ -111,6 +111,19 @@ impl Analysis {
             .expect("activation_swaps covers every activation")
     }
 
+    /// Mean over neurons of the harmonic ratio at multiplier r (2..=[`HARMONIC_MAX`]) of one
+    /// layer's spectra around each neuron's k* (neurons whose harmonic is undefined skipped;
+    /// NaN if none).
+    pub fn mean_harmonic(&self, layer: &[Spectrum], r: usize) -> f64 {
+        let v: Vec<f64> = self
+            .features
+            .iter()
+            .zip(layer)
+            .filter_map(|(f, s)| harmonic_ratios(s, f.freq, r).last().and_then(|h| h.ratio))
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
     /// The headline numbers (see `summary.csv` in the module docs).
     pub fn summary(&self) -> Summary {
         let (ipr_in, ipr_out, ipr) = self.spectra.mean_ipr();
@@ -137,6 +150,8 @@ impl Analysis {
             / self.features.len() as f64;
         let own = self.own();
         let pairs = self.peaks.pairs.max(1) as f64;
+        let h = |layer: &[Spectrum], r: usize| self.mean_harmonic(layer, r);
+        let (hi, ho) = (&self.spectra.input, &self.spectra.output);
         Summary {
             metrics: vec![
                 ("p", self.p() as f64, "modulus"),
@@ -162,6 +177,14 @@ impl Analysis {
                 ("correct_max_fraction", self.peaks.correct_max as f64 / pairs, "pairs x != y whose largest logit is x + y"),
                 ("three_peak_fraction", self.peaks.three_peaks as f64 / pairs, "pairs x != y whose top three logits are x + y, then 2x and 2y"),
                 ("spurious_ratio", self.peaks.spurious_ratio, "mean (f[2x] + f[2y] - 2m) / (2 (f[x+y] - m)), m the mean of the other logits (1/2 for Proposition 1)"),
+                ("harmonic_in_r2", h(hi, 2), "mean over neurons of the W_in harmonic ratio at r = 2"),
+                ("harmonic_in_r3", h(hi, 3), "same, r = 3"),
+                ("harmonic_in_r4", h(hi, 4), "same, r = 4"),
+                ("harmonic_in_r5", h(hi, 5), "same, r = 5"),
+                ("harmonic_out_r2", h(ho, 2), "mean over neurons of the W_out harmonic ratio at r = 2 (around the input's k*)"),
+                ("harmonic_out_r3", h(ho, 3), "same, r = 3"),
+                ("harmonic_out_r4", h(ho, 4), "same, r = 4"),
+                ("harmonic_out_r5", h(ho, 5), "same, r = 5"),
             ],
         }
     }

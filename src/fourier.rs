@@ -615,3 +615,47 @@ pub fn best_cosine_fit(v: &[f64]) -> CosineFit {
         relative_residual: if dev > 0.0 { (res / dev).sqrt() } else { 0.0 },
     }
 }
+
+/// Keeps, in every neuron, only the harmonics `r k*_m` (r in `multiples`, folded into 1..=K by
+/// [`fold_frequency`]; multiples that fold onto the constant are skipped) of its dominant input
+/// frequency k*_m, in both layers, and drops everything else (the constant terms included):
+/// ```text
+/// theta'_m[j] = sum_{k in F_m} alpha_{m,k} cos(w_k j + phi_{m,k})
+/// xi'_m[j]    = sum_{k in F_m} beta_{m,k}  cos(w_k j + psi_{m,k}),   F_m = {fold(r k*_m) : r in multiples}
+/// ```
+/// with the magnitudes and phases of `spectra` (each frequency counted once). `multiples = [1]`
+/// gives the single-frequency part of the network, the form Proposition 1 assumes; `[1, 3]`
+/// adds the third harmonic that trained networks carry (see `tests/trained_features.rs`).
+/// The result is tied (an untied network's `W_in_y` is dropped).
+pub fn harmonic_projection(
+    spectra: &NetworkSpectra,
+    features: &[NeuronFeatures],
+    multiples: &[usize],
+) -> crate::model::Network<f64> {
+    let p = spectra.p;
+    let width = spectra.width();
+    let mut w_in = nalgebra::DMatrix::<f64>::zeros(width, p);
+    let mut w_out = nalgebra::DMatrix::<f64>::zeros(p, width);
+    for (m, f) in features.iter().enumerate() {
+        let mut ks: Vec<usize> = multiples
+            .iter()
+            .filter_map(|&r| fold_frequency(r * f.freq, p))
+            .collect();
+        ks.sort_unstable();
+        ks.dedup();
+        for &k in &ks {
+            let (ci, co) = (spectra.input[m].at(k), spectra.output[m].at(k));
+            for j in 0..p {
+                let a = 2.0 * PI * ((k * j) % p) as f64 / p as f64;
+                w_in[(m, j)] += ci.magnitude * (a + ci.phase).cos();
+                w_out[(j, m)] += co.magnitude * (a + co.phase).cos();
+            }
+        }
+    }
+    crate::model::Network {
+        p,
+        w_in,
+        w_out,
+        w_in_y: None,
+    }
+}

@@ -459,3 +459,61 @@ quickcheck::quickcheck! {
         ok_back && (n2 - parseval).abs() < tol(p, n2)
     }
 }
+
+#[test]
+fn harmonic_projection_keeps_exactly_the_chosen_harmonics() {
+    // A diversified network is its own single-frequency part.
+    let p = 11;
+    let offsets = random_phase_offsets((p - 1) / 2, 2);
+    let net: Network<f64> = Network::diversified(p, 3, 0.9, 1.1, &offsets).unwrap();
+    let sp = NetworkSpectra::of(&net);
+    let f = neuron_features(&sp);
+    let proj = harmonic_projection(&sp, &f, &[1]);
+    assert!((&proj.w_in - &net.w_in).amax() < 1e-13);
+    assert!((&proj.w_out - &net.w_out).amax() < 1e-13);
+    // A neuron with a constant, k* = 2, its third harmonic 6 -> fold 5 (p = 11), and noise at 1.
+    let w = |k: usize, j: usize| 2.0 * PI * ((k * j) % p) as f64 / p as f64;
+    let theta: Vec<f64> = (0..p)
+        .map(|j| {
+            0.3 + 2.0 * (w(2, j) + 0.4).cos() + 0.5 * (w(6, j) - 1.0).cos() + 0.1 * w(1, j).sin()
+        })
+        .collect();
+    let xi: Vec<f64> = (0..p)
+        .map(|j| -0.2 + 1.5 * (w(2, j) + 0.8).cos() + 0.4 * (w(6, j) + 2.0).cos())
+        .collect();
+    let one = Network::new(
+        nalgebra::DMatrix::from_row_slice(1, p, &theta),
+        nalgebra::DMatrix::from_column_slice(p, 1, &xi),
+        None,
+    )
+    .unwrap();
+    let sp = NetworkSpectra::of(&one);
+    let f = neuron_features(&sp);
+    assert_eq!(f[0].freq, 2);
+    for (mult, want_in, want_out) in [
+        (
+            vec![1],
+            (0..p)
+                .map(|j| 2.0 * (w(2, j) + 0.4).cos())
+                .collect::<Vec<f64>>(),
+            (0..p)
+                .map(|j| 1.5 * (w(2, j) + 0.8).cos())
+                .collect::<Vec<f64>>(),
+        ),
+        (
+            vec![1, 3],
+            (0..p)
+                .map(|j| 2.0 * (w(2, j) + 0.4).cos() + 0.5 * (w(6, j) - 1.0).cos())
+                .collect(),
+            (0..p)
+                .map(|j| 1.5 * (w(2, j) + 0.8).cos() + 0.4 * (w(6, j) + 2.0).cos())
+                .collect(),
+        ),
+    ] {
+        let pr = harmonic_projection(&sp, &f, &mult);
+        for j in 0..p {
+            assert!((pr.w_in[(0, j)] - want_in[j]).abs() < 1e-13, "{mult:?}");
+            assert!((pr.w_out[(j, 0)] - want_out[j]).abs() < 1e-13, "{mult:?}");
+        }
+    }
+}
