@@ -11,7 +11,7 @@
 //! | `harmonics.csv` | (m, layer, r) | `m, layer, k_star, r, k, ratio` |
 //! | `logits.csv` | (x, y, j) | `x, y, j, logit` |
 //! | `swaps.csv` | activation | `activation, even_part, accuracy, loss` |
-//! | `summary.csv` | metric | `metric, value` |
+//! | `summary.csv` | metric | `metric, value, description` |
 //!
 //! Conventions are those of [`crate::fourier`]: `freq` is the dominant frequency k* of
 //! `theta_m` (constant excluded), `freq_with_constant` the reference's rule (0 = constant);
@@ -400,21 +400,19 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     let rows: Vec<Vec<String>> = summary
         .metrics
         .iter()
-        .map(|(name, v, _)| vec![name.to_string(), fmt_f64(*v)])
+        .map(|(name, v, d)| vec![name.to_string(), fmt_f64(*v), d.to_string()])
         .collect();
-    let n = write_table(&out.join("summary.csv"), &["metric", "value"], &rows)?;
-    let described: Vec<String> = summary
-        .metrics
-        .iter()
-        .map(|(n, _, d)| format!("{n}: {d}"))
-        .collect();
+    let n = write_table(
+        &out.join("summary.csv"),
+        &["metric", "value", "description"],
+        &rows,
+    )?;
     man.add(
         "summary.csv",
         n,
         format!(
-            "headline numbers (activation {}); {}",
-            a.activation.name(),
-            described.join("; ")
+            "headline numbers under the training activation ({}), one metric per row",
+            a.activation.name()
         ),
     );
     man.write(out)?;

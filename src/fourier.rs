@@ -31,7 +31,8 @@
 //! frequency k*_m of `theta_m` and the four numbers (alpha, phi) of `theta_m` and (beta, psi) of
 //! `xi_m` at k*_m, with D and the IPRs; [`frequency_groups`] gathers neurons by k* (frequency
 //! balance, phase-symmetry moments, magnitude homogeneity); [`harmonic_ratios`] measures ReLU's
-//! leakage into harmonics; [`best_cosine_fit`] the best single-cosine fit and its residual.
+//! leakage into harmonics; [`best_cosine_fit`] the best single-cosine fit and its residual;
+//! [`harmonic_projection`] keeps only chosen harmonics of each neuron's k*.
 //! The second input matrix of an untied network is not analysed here.
 
 use std::f64::consts::PI;

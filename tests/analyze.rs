@@ -61,6 +61,23 @@ fn files_manifest_and_closed_form_numbers() {
         assert_eq!(entry[1], rows.to_string());
     }
     assert!(mrows.iter().any(|e| e[0] == "summary.csv"));
+    // summary.csv reads back to the returned summary; a single-frequency network has no harmonics.
+    let (h, rows) = read_csv(&dir.path().join("summary.csv"));
+    assert_eq!(h, ["metric", "value", "description"]);
+    assert_eq!(rows.len(), s.metrics.len());
+    for r in &rows {
+        assert_eq!(
+            r[1].parse::<f64>().unwrap(),
+            s.get(&r[0]).unwrap(),
+            "{}",
+            r[0]
+        );
+        assert!(!r[2].is_empty());
+    }
+    for r in 2..=5 {
+        assert!(s.get(&format!("harmonic_in_r{r}")).unwrap() < CLOSE);
+        assert!(s.get(&format!("harmonic_out_r{r}")).unwrap() < CLOSE);
+    }
 
     // neurons.csv reads back to the analysis' numbers.
     let a = analyze(&net, Activation::Quad);
