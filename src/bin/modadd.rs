@@ -332,13 +332,17 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
 fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
     let act = match &a.activation {
         Some(name) => Activation::parse(name)?,
-        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or(
-            Error::InvalidParameter {
-                name: "--activation (no config.json found beside the weights)",
-                value: f64::NAN,
-                expected: "--activation NAME (quad, relu, ...)",
-            },
-        )?,
+        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or_else(|| {
+            Error::UnknownName {
+                kind: "activation",
+                name: "(none: no --activation and no config.json beside the weights)".into(),
+                expected: Activation::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?,
     };
     // The one place analyze reads weights.
     let net = weights::read_weight_folder(&a.weights)?;
