@@ -45,6 +45,7 @@
 //! # Ok::<(), modadd::Error>(())
 //! ```
 
+pub mod analysis;
 pub mod backend;
 pub mod dynamics;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod fourier;
 pub mod grad;
 pub mod grokking;
 pub mod loss;
+pub mod mechanism;
 pub mod model;
 pub mod optim;
 pub mod pth;
@@ -61,3 +63,5 @@ pub mod task;
 pub mod theory;
 pub mod train;
 pub mod weights;
+
+pub use error::{Error, Result};

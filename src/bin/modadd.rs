@@ -37,6 +37,27 @@ enum Command {
     /// Predict each neuron's winning frequency from initial weights (two rules), scored against
     /// final weights when given.
     Lottery(LotteryArgs),
+    /// Fourier analysis of trained weights: tidy CSVs (neurons, spectrum, frequency groups,
+    /// harmonics, logits, activation swaps, summary) and a manifest in --out.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Weights to analyse: a weight folder (W_in.csv, W_out.csv), a checkpoint folder
+    /// (W_in.npy, W_out.npy) or a PyTorch .pth file.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Training activation, used for the logits and the accuracy [default: the "activation" of
+    /// a config.json in the weights' folder or up to two folders above].
+    #[arg(long)]
+    activation: Option<String>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite the files of an earlier analysis in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -225,6 +246,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Ode(a) => cmd_ode(a),
         Command::Lottery(a) => cmd_lottery(a),
+        Command::Analyze(a) => cmd_analyze(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -441,6 +463,39 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             fmt_f64(r.test_acc)
         );
     }
+    Ok(())
+}
+
+fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
+    let act = match &a.activation {
+        Some(name) => Activation::parse(name)?,
+        None => modadd::analysis::training_activation_near(&a.weights)?.ok_or_else(|| {
+            Error::UnknownName {
+                kind: "activation",
+                name: "(none: no --activation and no config.json beside the weights)".into(),
+                expected: Activation::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?,
+    };
+    // The one place analyze reads weights.
+    let net = weights::read_weights_any(&a.weights)?;
+    let s = modadd::analysis::analyze_to_dir(&net, act, &a.out, a.force)?;
+    let g = |n: &str| s.get(n).map(fmt_f64).unwrap_or_default();
+    println!(
+        "{}: p = {}, M = {}, activation {}: accuracy {}, IPR {}, mean |sin D| {}, frequencies used {}",
+        a.out.display(),
+        g("p"),
+        g("width"),
+        act.name(),
+        g("accuracy"),
+        g("ipr"),
+        g("mean_abs_sin_d"),
+        g("frequencies_used")
+    );
     Ok(())
 }
 

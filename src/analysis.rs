@@ -1,0 +1,478 @@
+//! The analysis pipeline behind `modadd analyze`: every Fourier and mechanism measure of one
+//! network, gathered ([`analyze`]) and written as tidy CSV files with a manifest
+//! ([`write_analysis`], [`analyze_to_dir`]).
+//!
+//! # Files written (all with a header row, shortest round-trip numbers, atomic writes)
+//! | file | one row per | columns |
+//! |---|---|---|
+//! | `neurons.csv` | neuron m | `m, freq, freq_with_constant, alpha, phi, beta, psi, d, constant_in, constant_out, ipr_in, ipr_out, ipr_coef_in, ipr_coef_out, fit_residual_in, fit_residual_out` |
+//! | `spectrum.csv` | (layer, m, k) | `layer, m, k, magnitude, phase, cos_sum, sin_sum` |
+//! | `frequency_groups.csv` | frequency k | `k, neurons, moment_1..moment_4, a_mean, a_std, a_min, a_max, a_relative_spread` |
+//! | `harmonics.csv` | (m, layer, r) | `m, layer, k_star, r, k, ratio` |
+//! | `logits.csv` | (x, y, j) | `x, y, j, logit` |
+//! | `swaps.csv` | activation | `activation, even_part, accuracy, loss` |
+//! | `summary.csv` | metric | `metric, value, description` |
+//!
+//! Conventions are those of [`crate::fourier`]: `freq` is the dominant frequency k* of
+//! `theta_m` (constant excluded), `freq_with_constant` the reference's rule (0 = constant);
+//! (alpha, phi) are `theta_m`'s magnitude and phase at k*, (beta, psi) `xi_m`'s at the same k*,
+//! `d = wrap(2 phi - psi)`. In `spectrum.csv`, `layer` is `in` (`theta_m`, row m of `W_in`) or
+//! `out` (`xi_m`, column m of `W_out`); the row k = 0 holds the constant term: magnitude =
+//! a_0 (signed), phase 0, `cos_sum` = `sum_j v[j]`, `sin_sum` 0. `fit_residual_*` is the relative
+//! residual of the single-cosine fit at k* ([`crate::fourier::cosine_fit_residual_at`]).
+//! `a_*` in `frequency_groups.csv` describe `a_m = alpha_m^2 beta_m` over the group. In
+//! `harmonics.csv`, `k` is `fold(r k*)` and `ratio = magnitude at k / magnitude at k*` of that
+//! layer (empty when the harmonic folds onto the constant term). Empty fields mean "undefined"
+//! (an empty frequency group). Logits and accuracies are over all p^2 pairs of the addition task,
+//! under the activation given (the training one).
+
+use crate::error::{Error, Result};
+use crate::export::{fmt_f64, write_table, Manifest};
+use crate::fourier::{
+    cosine_fit_residual_at, frequency_groups, harmonic_ratios, mean_abs_sin_misalignment,
+    neuron_features, FrequencyGroup, NetworkSpectra, NeuronFeatures, Spectrum,
+};
+use crate::mechanism::{activation_swaps, all_logits, peak_shape, PeakShape, SwapOutcome};
+use crate::model::{Activation, Network};
+use crate::task::{all_pairs, Task};
+use std::path::Path;
+
+/// Largest harmonic multiplier written to `harmonics.csv` (r = 2..=5, SPEC 6).
+pub const HARMONIC_MAX: usize = 5;
+
+/// Everything [`analyze`] measures on one network.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// The activation the network is evaluated with (its training activation).
+    pub activation: Activation,
+    /// Spectra of every `theta_m` and `xi_m`.
+    pub spectra: NetworkSpectra,
+    /// Per-neuron features.
+    pub features: Vec<NeuronFeatures>,
+    /// Neurons grouped by dominant frequency, k = 1..K.
+    pub groups: Vec<FrequencyGroup>,
+    /// Accuracy and loss under every activation (the training one included).
+    pub swaps: Vec<SwapOutcome>,
+    /// Logits of all pairs, x-major, p per pair.
+    pub logits: Vec<f64>,
+    /// Shape of the logit table (correct and spurious peaks).
+    pub peaks: PeakShape,
+}
+
+/// Headline numbers of an [`Analysis`] (the rows of `summary.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// (name, value, description) in the order written.
+    pub metrics: Vec<(&'static str, f64, &'static str)>,
+}
+
+impl Summary {
+    /// The value of a metric by name.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, v, _)| *v)
+    }
+}
+
+/// Runs every analysis on `net` (tied or untied; only `W_in` and `W_out` are analysed)
+/// evaluated with `activation`.
+pub fn analyze<T: crate::real::Real>(net: &Network<T>, activation: Activation) -> Analysis {
+    let spectra = NetworkSpectra::of(net);
+    let features = neuron_features(&spectra);
+    let groups = frequency_groups(&features, (net.p - 1) / 2);
+    let swaps = activation_swaps(net, &all_pairs(net.p, Task::Add));
+    let logits = all_logits(net, activation);
+    let peaks = peak_shape(&logits, net.p);
+    Analysis {
+        activation,
+        spectra,
+        features,
+        groups,
+        swaps,
+        logits,
+        peaks,
+    }
+}
+
+impl Analysis {
+    /// Modulus p.
+    pub fn p(&self) -> usize {
+        self.spectra.p
+    }
+
+    /// The accuracy and loss under the analysis activation.
+    pub fn own(&self) -> SwapOutcome {
+        *self
+            .swaps
+            .iter()
+            .find(|s| s.activation == self.activation)
+            .expect("activation_swaps covers every activation")
+    }
+
+    /// Mean over neurons of the harmonic ratio at multiplier r (2..=[`HARMONIC_MAX`]) of one
+    /// layer's spectra around each neuron's k* (neurons whose harmonic is undefined skipped;
+    /// NaN if none).
+    pub fn mean_harmonic(&self, layer: &[Spectrum], r: usize) -> f64 {
+        let v: Vec<f64> = self
+            .features
+            .iter()
+            .zip(layer)
+            .filter_map(|(f, s)| harmonic_ratios(s, f.freq, r).last().and_then(|h| h.ratio))
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    /// The headline numbers (see `summary.csv` in the module docs).
+    pub fn summary(&self) -> Summary {
+        let (ipr_in, ipr_out, ipr) = self.spectra.mean_ipr();
+        let (ipc_in, ipc_out, ipc) = self.spectra.mean_ipr_per_coefficient();
+        let used = self.groups.iter().filter(|g| !g.neurons.is_empty()).count();
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.neurons.len()).collect();
+        // Neuron-weighted mean of the phase moments over non-empty groups.
+        let moment = |l: usize| {
+            let (mut s, mut n) = (0.0, 0usize);
+            for g in &self.groups {
+                if let Some(m) = g.moments {
+                    s += m[l] * g.neurons.len() as f64;
+                    n += g.neurons.len();
+                }
+            }
+            s / n as f64
+        };
+        let fit: f64 = self
+            .features
+            .iter()
+            .zip(&self.spectra.input)
+            .map(|(f, s)| cosine_fit_residual_at(s, f.freq))
+            .sum::<f64>()
+            / self.features.len() as f64;
+        let own = self.own();
+        let pairs = self.peaks.pairs.max(1) as f64;
+        let h = |layer: &[Spectrum], r: usize| self.mean_harmonic(layer, r);
+        let (hi, ho) = (&self.spectra.input, &self.spectra.output);
+        Summary {
+            metrics: vec![
+                ("p", self.p() as f64, "modulus"),
+                ("width", self.features.len() as f64, "number of neurons M"),
+                ("accuracy", own.accuracy, "accuracy on all p^2 pairs under the training activation"),
+                ("loss", own.loss, "mean cross-entropy on all p^2 pairs under the training activation"),
+                ("ipr", ipr, "pipeline IPR: average of the W_in and W_out neuron means"),
+                ("ipr_in", ipr_in, "pipeline IPR, mean over W_in rows"),
+                ("ipr_out", ipr_out, "pipeline IPR, mean over W_out columns"),
+                ("ipr_coef", ipc, "per-coefficient IPR (constant included): average of the two layer means"),
+                ("ipr_coef_in", ipc_in, "per-coefficient IPR, mean over W_in rows"),
+                ("ipr_coef_out", ipc_out, "per-coefficient IPR, mean over W_out columns"),
+                ("mean_abs_sin_d", mean_abs_sin_misalignment(&self.features), "mean over neurons of |sin D|, D = wrap(2 phi - psi)"),
+                ("frequencies_used", used as f64, "frequencies k in 1..K that are some neuron's dominant frequency"),
+                ("min_group_size", sizes.iter().copied().min().unwrap_or(0) as f64, "fewest neurons at one frequency"),
+                ("max_group_size", sizes.iter().copied().max().unwrap_or(0) as f64, "most neurons at one frequency"),
+                ("dc_neurons", self.features.iter().filter(|f| f.freq_with_constant == 0).count() as f64, "neurons whose constant term wins under the reference's rule"),
+                ("moment_1", moment(0), "neuron-weighted mean over frequency groups of |mean e^{i phi}|"),
+                ("moment_2", moment(1), "same for l = 2 (Proposition 1 wants 0)"),
+                ("moment_3", moment(2), "same for l = 3"),
+                ("moment_4", moment(3), "same for l = 4 (Proposition 1 wants 0)"),
+                ("fit_residual_in", fit, "mean relative residual of the single-cosine fit of theta_m at k*"),
+                ("correct_max_fraction", self.peaks.correct_max as f64 / pairs, "pairs x != y whose largest logit is x + y"),
+                ("three_peak_fraction", self.peaks.three_peaks as f64 / pairs, "pairs x != y whose top three logits are x + y, then 2x and 2y"),
+                ("spurious_ratio", self.peaks.spurious_ratio, "mean (f[2x] + f[2y] - 2m) / (2 (f[x+y] - m)), m the mean of the other logits (1/2 for Proposition 1)"),
+                ("harmonic_in_r2", h(hi, 2), "mean over neurons of the W_in harmonic ratio at r = 2"),
+                ("harmonic_in_r3", h(hi, 3), "same, r = 3"),
+                ("harmonic_in_r4", h(hi, 4), "same, r = 4"),
+                ("harmonic_in_r5", h(hi, 5), "same, r = 5"),
+                ("harmonic_out_r2", h(ho, 2), "mean over neurons of the W_out harmonic ratio at r = 2 (around the input's k*)"),
+                ("harmonic_out_r3", h(ho, 3), "same, r = 3"),
+                ("harmonic_out_r4", h(ho, 4), "same, r = 4"),
+                ("harmonic_out_r5", h(ho, 5), "same, r = 5"),
+            ],
+        }
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(fmt_f64).unwrap_or_default()
+}
+
+fn spectrum_rows(rows: &mut Vec<Vec<String>>, layer: &str, m: usize, s: &Spectrum) {
+    rows.push(vec![
+        layer.into(),
+        m.to_string(),
+        "0".into(),
+        fmt_f64(s.constant),
+        "0".into(),
+        fmt_f64(s.constant * s.p() as f64),
+        "0".into(),
+    ]);
+    for (i, c) in s.components.iter().enumerate() {
+        rows.push(vec![
+            layer.into(),
+            m.to_string(),
+            (i + 1).to_string(),
+            fmt_f64(c.magnitude),
+            fmt_f64(c.phase),
+            fmt_f64(c.cos_sum),
+            fmt_f64(c.sin_sum),
+        ]);
+    }
+}
+
+/// Writes the files of the module docs into `out` (created if needed) and `manifest.csv`.
+/// Returns the manifest.
+pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
+    let p = a.p();
+    let mut man = Manifest::new();
+
+    let rows: Vec<Vec<String>> = a
+        .features
+        .iter()
+        .map(|f| {
+            let (si, so) = (&a.spectra.input[f.m], &a.spectra.output[f.m]);
+            vec![
+                f.m.to_string(),
+                f.freq.to_string(),
+                f.freq_with_constant.to_string(),
+                fmt_f64(f.alpha),
+                fmt_f64(f.phi),
+                fmt_f64(f.beta),
+                fmt_f64(f.psi),
+                fmt_f64(f.misalignment),
+                fmt_f64(f.constant_in),
+                fmt_f64(f.constant_out),
+                fmt_f64(f.ipr_in),
+                fmt_f64(f.ipr_out),
+                fmt_f64(f.ipr_coef_in),
+                fmt_f64(f.ipr_coef_out),
+                fmt_f64(cosine_fit_residual_at(si, f.freq)),
+                fmt_f64(cosine_fit_residual_at(so, f.freq)),
+            ]
+        })
+        .collect();
+    let n = write_table(
+        &out.join("neurons.csv"),
+        &[
+            "m",
+            "freq",
+            "freq_with_constant",
+            "alpha",
+            "phi",
+            "beta",
+            "psi",
+            "d",
+            "constant_in",
+            "constant_out",
+            "ipr_in",
+            "ipr_out",
+            "ipr_coef_in",
+            "ipr_coef_out",
+            "fit_residual_in",
+            "fit_residual_out",
+        ],
+        &rows,
+    )?;
+    man.add("neurons.csv", n, "per neuron: dominant frequency k* of theta_m, (alpha, phi) of theta_m and (beta, psi) of xi_m at k*, D = wrap(2 phi - psi), IPRs, single-cosine fit residuals");
+
+    let mut rows = Vec::with_capacity(2 * a.features.len() * (p + 1) / 2);
+    for (m, (si, so)) in a.spectra.input.iter().zip(&a.spectra.output).enumerate() {
+        spectrum_rows(&mut rows, "in", m, si);
+        spectrum_rows(&mut rows, "out", m, so);
+    }
+    let n = write_table(
+        &out.join("spectrum.csv"),
+        &[
+            "layer",
+            "m",
+            "k",
+            "magnitude",
+            "phase",
+            "cos_sum",
+            "sin_sum",
+        ],
+        &rows,
+    )?;
+    man.add("spectrum.csv", n, "Fourier spectrum of every theta_m (layer in) and xi_m (layer out), k = 0 (constant) to K; alpha_k = 2/p sqrt(c_k^2 + s_k^2), phase atan2(-s_k, c_k)");
+
+    let rows: Vec<Vec<String>> = a
+        .groups
+        .iter()
+        .map(|g| {
+            let m = |l: usize| opt(g.moments.map(|v| v[l]));
+            let s = g.magnitude;
+            vec![
+                g.k.to_string(),
+                g.neurons.len().to_string(),
+                m(0),
+                m(1),
+                m(2),
+                m(3),
+                opt(s.map(|s| s.mean)),
+                opt(s.map(|s| s.std)),
+                opt(s.map(|s| s.min)),
+                opt(s.map(|s| s.max)),
+                opt(s.map(|s| s.relative())),
+            ]
+        })
+        .collect();
+    let n = write_table(
+        &out.join("frequency_groups.csv"),
+        &[
+            "k",
+            "neurons",
+            "moment_1",
+            "moment_2",
+            "moment_3",
+            "moment_4",
+            "a_mean",
+            "a_std",
+            "a_min",
+            "a_max",
+            "a_relative_spread",
+        ],
+        &rows,
+    )?;
+    man.add("frequency_groups.csv", n, "per frequency k: neurons with k* = k, phase-symmetry moments |mean e^{i l phi}| for l = 1..4, spread of a = alpha^2 beta");
+
+    let mut rows = Vec::new();
+    for f in &a.features {
+        for (layer, s) in [
+            ("in", &a.spectra.input[f.m]),
+            ("out", &a.spectra.output[f.m]),
+        ] {
+            for h in harmonic_ratios(s, f.freq, HARMONIC_MAX) {
+                rows.push(vec![
+                    f.m.to_string(),
+                    layer.into(),
+                    f.freq.to_string(),
+                    h.r.to_string(),
+                    h.k.map(|k| k.to_string()).unwrap_or_default(),
+                    opt(h.ratio),
+                ]);
+            }
+        }
+    }
+    let n = write_table(
+        &out.join("harmonics.csv"),
+        &["m", "layer", "k_star", "r", "k", "ratio"],
+        &rows,
+    )?;
+    man.add("harmonics.csv", n, "harmonic leakage: magnitude at fold(r k*) over magnitude at k*, r = 2..5, per neuron and layer");
+
+    let mut rows = Vec::with_capacity(p * p * p);
+    for x in 0..p {
+        for y in 0..p {
+            for j in 0..p {
+                rows.push(vec![
+                    x.to_string(),
+                    y.to_string(),
+                    j.to_string(),
+                    fmt_f64(a.logits[(x * p + y) * p + j]),
+                ]);
+            }
+        }
+    }
+    let n = write_table(&out.join("logits.csv"), &["x", "y", "j", "logit"], &rows)?;
+    man.add(
+        "logits.csv",
+        n,
+        "logits f(x, y)[j] of every pair under the training activation",
+    );
+
+    let rows: Vec<Vec<String>> = a
+        .swaps
+        .iter()
+        .map(|s| {
+            vec![
+                s.activation.name().into(),
+                s.even_part.to_string(),
+                fmt_f64(s.accuracy),
+                fmt_f64(s.loss),
+            ]
+        })
+        .collect();
+    let n = write_table(
+        &out.join("swaps.csv"),
+        &["activation", "even_part", "accuracy", "loss"],
+        &rows,
+    )?;
+    man.add("swaps.csv", n, "accuracy and mean cross-entropy on all pairs with the activation swapped at test time (Observation 4)");
+
+    let summary = a.summary();
+    let rows: Vec<Vec<String>> = summary
+        .metrics
+        .iter()
+        .map(|(name, v, d)| vec![name.to_string(), fmt_f64(*v), d.to_string()])
+        .collect();
+    let n = write_table(
+        &out.join("summary.csv"),
+        &["metric", "value", "description"],
+        &rows,
+    )?;
+    man.add(
+        "summary.csv",
+        n,
+        format!(
+            "headline numbers under the training activation ({}), one metric per row",
+            a.activation.name()
+        ),
+    );
+    man.write(out)?;
+    Ok(man)
+}
+
+/// The file whose presence marks a folder as holding an analysis.
+pub const MARKER: &str = "neurons.csv";
+
+/// Analyses `net` under `activation` and writes the files into `out`, refusing a folder that
+/// already holds an analysis unless `force`. Returns the analysis' summary.
+pub fn analyze_to_dir(
+    net: &Network<f64>,
+    activation: Activation,
+    out: &Path,
+    force: bool,
+) -> Result<Summary> {
+    let marker = out.join(MARKER);
+    if marker.exists() && !force {
+        return Err(Error::OutputExists {
+            path: out.to_path_buf(),
+            found: marker,
+        });
+    }
+    let a = analyze(net, activation);
+    write_analysis(&a, out)?;
+    Ok(a.summary())
+}
+
+/// The training activation recorded in a run's `config.json` beside a weight path: looks in
+/// `path` itself (a run folder), then its parent (e.g. `run/final`), then its grandparent
+/// (e.g. `run/checkpoints/epoch_000200`). `Ok(None)` when there is no such file.
+pub fn training_activation_near(path: &Path) -> Result<Option<Activation>> {
+    let dir = if path.is_dir() {
+        Some(path)
+    } else {
+        path.parent()
+    };
+    let candidates = dir
+        .into_iter()
+        .flat_map(|d| d.ancestors().take(3))
+        .map(|d| d.join("config.json"));
+    for cfg in candidates {
+        if !cfg.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&cfg).map_err(|e| Error::io(&cfg, e))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Parse {
+            path: cfg.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        return match v.get("activation").and_then(|a| a.as_str()) {
+            Some(name) => Activation::parse(name).map(Some),
+            None => Err(Error::Parse {
+                path: cfg,
+                line: 1,
+                message: "no \"activation\" field".into(),
+            }),
+        };
+    }
+    Ok(None)
+}
