@@ -28,7 +28,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::export::{fmt_f64, write_table, Manifest, StreamTable};
 use crate::fourier::wrap;
-use crate::model::Network;
+use crate::model::{Activation, Network};
 use crate::real::{gemm, Real, Strides};
 use crate::task::Split;
 use crate::train::EpochRecord;
@@ -330,8 +330,9 @@ pub struct RecordConfig {
     pub grid_epochs: Vec<usize>,
 }
 
-/// Writes `progress.csv`, `accuracy_grids.csv`, `pair_classes.csv`, `stages.csv` and the
-/// weights at each stage boundary (`stages/<boundary>/`) of a run.
+/// Writes `progress.csv`, `accuracy_grids.csv`, `pair_classes.csv`, `stages.csv`, and at each
+/// stage boundary `stages/<boundary>/` (the weight folder, `epoch.csv`, and the Fourier
+/// analysis of [`crate::analysis`] in `analysis/`) of a run.
 pub struct Recorder {
     out: PathBuf,
     p: usize,
@@ -344,6 +345,7 @@ pub struct Recorder {
     grid: Vec<bool>,
     memorised: bool,
     generalised: bool,
+    activation: Activation,
 }
 
 /// Header of `accuracy_grids.csv`.
@@ -359,6 +361,7 @@ impl Recorder {
         cfg: &RecordConfig,
         resume_upto: Option<usize>,
         log: &[EpochRecord],
+        activation: Activation,
     ) -> Result<Self> {
         let (progress, _) =
             StreamTable::create(&out.join("progress.csv"), &PROGRESS_HEADER, resume_upto)?;
@@ -377,6 +380,7 @@ impl Recorder {
             grid: Vec::new(),
             memorised: st.memorised.is_some(),
             generalised: st.generalised.is_some(),
+            activation,
         })
     }
 
@@ -426,7 +430,13 @@ impl Recorder {
         if let Some(name) = boundary {
             let dir = self.out.join("stages").join(name);
             crate::weights::write_weight_folder(&dir, &net)?;
-            write_decoded(&dir.join("decoded.csv"), &self.probe, &net)?;
+            // The decoded Fourier weights: the full analysis (neurons.csv, spectrum.csv, ...).
+            crate::analysis::analyze_to_dir(
+                &net.cast(),
+                self.activation,
+                &dir.join("analysis"),
+                true,
+            )?;
             write_table(
                 &dir.join("epoch.csv"),
                 &["epoch"],
@@ -496,42 +506,9 @@ impl Recorder {
             manifest.add(
                 "stages",
                 [st.memorised, st.generalised].iter().flatten().count(),
-                "weights (weight folder) and decoded neurons at each stage boundary",
+                "weights (weight folder) and their Fourier analysis (analysis/) at each stage boundary",
             );
         }
         Ok(())
     }
-}
-
-/// Writes the decoded neurons of `net`: `m,k,alpha,phi,beta,psi,d` with k the dominant input
-/// frequency, (alpha, phi) of theta_m and (beta, psi) of xi_m at k, D = wrap(2 phi - psi).
-pub fn write_decoded<T: Real>(path: &Path, probe: &SpectralProbe, net: &Network<T>) -> Result<()> {
-    let (si, so) = probe.layer_sums(net);
-    let p = net.p as f64;
-    let k_max = (net.p - 1) / 2;
-    let rows: Vec<Vec<String>> = (0..net.width())
-        .map(|m| {
-            let k = (1..=k_max)
-                .max_by(|&a, &b| {
-                    let (ca, sa) = si.at(m, a);
-                    let (cb, sb) = si.at(m, b);
-                    ca.hypot(sa).total_cmp(&cb.hypot(sb)).then(b.cmp(&a))
-                })
-                .unwrap_or(1);
-            let (c, s) = si.at(m, k);
-            let (co, so_) = so.at(m, k);
-            let (phi, psi) = ((-s).atan2(c), (-so_).atan2(co));
-            vec![
-                m.to_string(),
-                k.to_string(),
-                fmt_f64(2.0 / p * c.hypot(s)),
-                fmt_f64(phi),
-                fmt_f64(2.0 / p * co.hypot(so_)),
-                fmt_f64(psi),
-                fmt_f64(wrap(2.0 * phi - psi)),
-            ]
-        })
-        .collect();
-    write_table(path, &["m", "k", "alpha", "phi", "beta", "psi", "d"], &rows)?;
-    Ok(())
 }

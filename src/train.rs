@@ -742,7 +742,14 @@ fn drive<T: Real, B: Backend<T>>(
         }
         t.replay(&records);
     }
-    let mut recorder = Recorder::new(out, split, &cfg.record, resume_upto, &records)?;
+    let mut recorder = Recorder::new(
+        out,
+        split,
+        &cfg.record,
+        resume_upto,
+        &records,
+        cfg.activation,
+    )?;
     let total = cfg.epochs;
     let bar = match opts.progress {
         Progress::Bar => {

@@ -3,7 +3,6 @@
 //! stage detection.
 
 use modadd::backend::{Backend, CpuBackend};
-use modadd::fourier::{misalignment, spectrum};
 use modadd::grokking::{
     class_accuracy, class_shares, classify, detect_stages, PairClass, SpectralProbe,
 };
@@ -16,49 +15,22 @@ use modadd::train::EpochRecord;
 /// The probe sums p terms per coefficient in another order than the naive DFT.
 const PROBE_TOL: f64 = 1e-12;
 
-/// Naive IPR of one vector with the pipeline definition (k = 1..K).
-fn naive_ipr(v: &[f64]) -> f64 {
-    let s = spectrum(v);
-    let a2: Vec<f64> = s
-        .components
-        .iter()
-        .map(|c| c.cos_sum.powi(2) + c.sin_sum.powi(2))
-        .collect();
-    let t: f64 = a2.iter().sum();
-    if t == 0.0 {
-        0.0
-    } else {
-        a2.iter().map(|a| a * a).sum::<f64>() / (t * t)
-    }
-}
-
+/// The probe (two GEMMs per layer) against the per-neuron DFTs of `fourier`: the pipeline IPR
+/// and the mean |sin D| at each neuron's dominant input frequency.
 #[test]
 fn probe_matches_the_naive_spectrum() {
+    use modadd::fourier::{mean_abs_sin_misalignment, neuron_features, NetworkSpectra};
     for (p, m) in [(7, 5), (23, 40), (15, 9)] {
         let net = Network::<f64>::init(p, m, Init::Random { scale: 1.0 }, Tying::Tied, 3).unwrap();
-        let probe = SpectralProbe::new(p);
-        let (ipr, sin_d) = probe.measures(&net);
-        let (mut i_in, mut i_out, mut sd) = (0.0, 0.0, 0.0);
-        for n in 0..m {
-            let theta: Vec<f64> = (0..p).map(|j| net.w_in[(n, j)]).collect();
-            let xi: Vec<f64> = (0..p).map(|j| net.w_out[(j, n)]).collect();
-            i_in += naive_ipr(&theta);
-            i_out += naive_ipr(&xi);
-            let (st, sx) = (spectrum(&theta), spectrum(&xi));
-            let k = st
-                .components
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.magnitude.total_cmp(&b.1.magnitude).then(b.0.cmp(&a.0)))
-                .unwrap()
-                .0;
-            sd += misalignment(st.components[k].phase, sx.components[k].phase)
-                .sin()
-                .abs();
-        }
-        let want_ipr = 0.5 * (i_in + i_out) / m as f64;
+        let (ipr, sin_d) = SpectralProbe::new(p).measures(&net);
+        let spectra = NetworkSpectra::of(&net);
+        let want_ipr = spectra.mean_ipr().2;
+        let want_sin_d = mean_abs_sin_misalignment(&neuron_features(&spectra));
         assert!((ipr - want_ipr).abs() < PROBE_TOL, "{ipr} vs {want_ipr}");
-        assert!((sin_d - sd / m as f64).abs() < PROBE_TOL);
+        assert!(
+            (sin_d - want_sin_d).abs() < PROBE_TOL,
+            "{sin_d} vs {want_sin_d}"
+        );
     }
 }
 
