@@ -1118,7 +1118,7 @@ pub fn run_lottery_command(
     out: &std::path::Path,
 ) -> Result<Option<(f64, f64)>> {
     use crate::export::{fmt_f64, write_table, Manifest};
-    let init = crate::weights::read_weight_folder(init_dir)?;
+    let init = crate::weights::read_weights_any(init_dir)?;
     if init.w_in_y.is_some() {
         return Err(Error::Shape {
             what: "initial weights".into(),
@@ -1129,7 +1129,7 @@ pub fn run_lottery_command(
     let preds = predict_lottery(&init, scale, &LotteryOptions::default())?;
     let winners = match final_dir {
         Some(d) => {
-            let f = crate::weights::read_weight_folder(d)?;
+            let f = crate::weights::read_weights_any(d)?;
             if f.p != init.p || f.width() != init.width() {
                 return Err(Error::Shape {
                     what: "final weights".into(),

@@ -59,6 +59,7 @@ pub mod model;
 pub mod optim;
 pub mod pth;
 pub mod real;
+pub mod reproduce;
 pub mod task;
 pub mod theory;
 pub mod train;

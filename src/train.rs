@@ -554,6 +554,9 @@ pub struct RunOptions {
     pub force: bool,
     /// Progress reporting.
     pub progress: Progress,
+    /// With [`Progress::Bar`], add the run's bar to this group (so an overall bar can sit
+    /// beside it).
+    pub multi: Option<indicatif::MultiProgress>,
 }
 
 /// What a finished (or diverged) run reports.
@@ -638,6 +641,16 @@ pub fn run(config: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
 /// Resumes the run in `out` from its latest checkpoint, running until the configured number of
 /// epochs (or `epochs` if given). Reproduces the uninterrupted run's files exactly.
 pub fn resume(out: &Path, epochs: Option<usize>, progress: Progress) -> Result<RunSummary> {
+    resume_with(out, epochs, progress, None)
+}
+
+/// [`resume`] with the run's bar added to `multi` (see [`RunOptions::multi`]).
+pub fn resume_with(
+    out: &Path,
+    epochs: Option<usize>,
+    progress: Progress,
+    multi: Option<indicatif::MultiProgress>,
+) -> Result<RunSummary> {
     let cfg_path = out.join("config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let mut config: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::Parse {
@@ -657,6 +670,7 @@ pub fn resume(out: &Path, epochs: Option<usize>, progress: Progress) -> Result<R
         out: out.to_path_buf(),
         force: true,
         progress,
+        multi,
     };
     match config.precision {
         Precision::F32 => {
@@ -754,6 +768,10 @@ fn drive<T: Real, B: Backend<T>>(
     let bar = match opts.progress {
         Progress::Bar => {
             let b = indicatif::ProgressBar::new(total as u64);
+            let b = match &opts.multi {
+                Some(m) => m.add(b),
+                None => b,
+            };
             b.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{elapsed_precise} [{bar:40}] {pos}/{len} epochs {msg}",

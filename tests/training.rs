@@ -146,6 +146,7 @@ fn run_into(c: &TrainConfig, dir: &Path) {
             out: dir.to_path_buf(),
             force: false,
             progress: Progress::Quiet,
+            multi: None,
         },
     )
     .unwrap();
@@ -260,6 +261,7 @@ fn output_folder_with_a_run_is_refused_unless_forced() {
             out: d.path().to_path_buf(),
             force: false,
             progress: Progress::Quiet,
+            multi: None,
         },
     )
     .unwrap_err();
@@ -271,6 +273,7 @@ fn output_folder_with_a_run_is_refused_unless_forced() {
             out: d.path().to_path_buf(),
             force: true,
             progress: Progress::Quiet,
+            multi: None,
         },
     )
     .unwrap();
@@ -294,6 +297,7 @@ fn divergence_stops_and_keeps_what_was_written() {
             out: d.path().to_path_buf(),
             force: false,
             progress: Progress::Quiet,
+            multi: None,
         },
     )
     .unwrap_err();

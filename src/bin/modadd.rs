@@ -22,12 +22,16 @@ use std::process::ExitCode;
     about = "Two-layer networks learning modular addition: train, evaluate, analyse."
 )]
 struct Cli {
+    /// Without a subcommand, `modadd` runs `reproduce --p 23 --out runs/reproduce`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train every preset at the given moduli, run every analysis and the ODE figures' data
+    /// (resumable, shardable); the main job.
+    Reproduce(ReproduceArgs),
     /// Train a network (a reference preset, every field overridable) and write a run folder.
     Train(Box<TrainArgs>),
     /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
@@ -114,6 +118,34 @@ struct LotteryArgs {
     /// Output folder.
     #[arg(long, default_value = "lottery")]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// One modulus (odd, >= 3) [default: 23].
+    #[arg(long, conflicts_with = "p_range")]
+    p: Option<usize>,
+    /// A range of moduli A..B (the odd p with A <= p <= B).
+    #[arg(long)]
+    p_range: Option<String>,
+    /// Output folder; a re-run skips finished work and redoes interrupted work.
+    #[arg(long, default_value = "runs/reproduce")]
+    out: PathBuf,
+    /// Backend: cpu (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Take only shard I of N (0 <= I < N): the moduli at positions I mod N of the range.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Override every preset's epoch count (quick looks; the figures then differ).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override every preset's width (quick looks).
+    #[arg(long)]
+    width: Option<usize>,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -241,7 +273,18 @@ struct EvalArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let res = match cli.command {
+    let command = cli.command.unwrap_or(Command::Reproduce(ReproduceArgs {
+        p: None,
+        p_range: None,
+        out: PathBuf::from("runs/reproduce"),
+        backend: "cpu".into(),
+        shard: None,
+        epochs: None,
+        width: None,
+        quiet: false,
+    }));
+    let res = match command {
+        Command::Reproduce(a) => cmd_reproduce(a),
         Command::Train(a) => cmd_train(*a),
         Command::Eval(a) => cmd_eval(a),
         Command::Ode(a) => cmd_ode(a),
@@ -417,6 +460,37 @@ fn check_backend(name: &str) -> Result<()> {
     }
 }
 
+fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
+    use modadd::reproduce::{parse_moduli, reproduce, shard_moduli, ReproduceOptions, Shard};
+    check_backend(&a.backend)?;
+    let ps = match (&a.p_range, a.p) {
+        (Some(r), _) => parse_moduli(r)?,
+        (None, p) => vec![modadd::task::check_modulus(p.unwrap_or(23))?],
+    };
+    let shard = match &a.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::ALL,
+    };
+    let moduli = shard_moduli(&ps, shard);
+    let t0 = std::time::Instant::now();
+    let r = reproduce(&ReproduceOptions {
+        moduli: moduli.clone(),
+        out: a.out.clone(),
+        progress: progress(a.quiet),
+        epochs: a.epochs,
+        width: a.width,
+    })?;
+    println!(
+        "{}: moduli {:?}: {} units run, {} already done, {:.1} s",
+        a.out.display(),
+        moduli,
+        r.ran.len(),
+        r.skipped.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn cmd_train(a: TrainArgs) -> Result<()> {
     check_backend(&a.backend)?;
     let prog = progress(a.quiet);
@@ -444,6 +518,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             out: out.clone(),
             force: a.force,
             progress: prog,
+            multi: None,
         },
     )?;
     if let Some(r) = s.last {
