@@ -63,6 +63,7 @@ pub mod reproduce;
 pub mod task;
 pub mod theory;
 pub mod train;
+pub mod verify;
 pub mod weights;
 
 pub use error::{Error, Result};

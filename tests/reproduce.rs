@@ -115,3 +115,33 @@ fn bad_sweep_arguments_exit_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
 }
+
+/// `modadd verify --quick` checks the claims it covers at small sizes, all of which hold, and
+/// writes the same table as CSV.
+#[test]
+fn verify_quick_passes_and_writes_its_table() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::cargo_bin("modadd")
+        .unwrap()
+        .args(["verify", "--quick", "--out"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}");
+    let csv = std::fs::read_to_string(d.path().join("verify.csv")).unwrap();
+    assert!(csv.starts_with("claim,measured,bound,result\n"));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows.len() >= 12, "{csv}");
+    assert!(rows.iter().all(|r| r.ends_with(",pass")), "{csv}");
+    for claim in [
+        "1. Prop 1",
+        "2. Obs 4",
+        "3. decoupled ODE",
+        "4. phase alignment",
+        "5. single frequency",
+        "6. lottery",
+    ] {
+        assert!(csv.contains(claim), "{claim} missing");
+    }
+}

@@ -32,6 +32,9 @@ enum Command {
     /// Train every preset at the given moduli, run every analysis and the ODE figures' data
     /// (resumable, shardable); the main job.
     Reproduce(ReproduceArgs),
+    /// Check every claim of the paper (SPEC section 7): a table of claim, measured, bound,
+    /// pass/fail; exit status 1 if any fails.
+    Verify(VerifyArgs),
     /// Train a network (a reference preset, every field overridable) and write a run folder.
     Train(Box<TrainArgs>),
     /// Evaluate weights: print loss and accuracy; with --out, write eval.csv and the gradient.
@@ -118,6 +121,16 @@ struct LotteryArgs {
     /// Output folder.
     #[arg(long, default_value = "lottery")]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Small sizes only, and no p = 23 grokking run (seconds instead of about a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Also write the table as verify.csv here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -285,6 +298,7 @@ fn main() -> ExitCode {
     }));
     let res = match command {
         Command::Reproduce(a) => cmd_reproduce(a),
+        Command::Verify(a) => cmd_verify(a),
         Command::Train(a) => cmd_train(*a),
         Command::Eval(a) => cmd_eval(a),
         Command::Ode(a) => cmd_ode(a),
@@ -488,6 +502,33 @@ fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
         r.skipped.len(),
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn cmd_verify(a: VerifyArgs) -> Result<()> {
+    let checks = modadd::verify::verify(a.quick)?;
+    let w = checks.iter().map(|c| c.claim.len()).max().unwrap_or(10);
+    println!(
+        "{:w$}  {:>14}  {:>22}  result",
+        "claim", "measured", "bound"
+    );
+    for c in &checks {
+        println!(
+            "{:w$}  {:>14}  {:>22}  {}",
+            c.claim,
+            format!("{:.6e}", c.measured),
+            c.bound,
+            if c.pass { "pass" } else { "FAIL" }
+        );
+    }
+    if let Some(out) = &a.out {
+        modadd::verify::write_checks(&checks, out)?;
+    }
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    println!("{} passed, {} failed", checks.len() - failed, failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 
