@@ -430,25 +430,42 @@ pub fn loss_and_grad<T: Real>(
             &mut ws.da,
             Strides::col_major(m_w, len),
         );
-        // dH = dA * sigma'(h), scattered into the columns x and y of the input weights.
+        // dH = dA * sigma'(h), scattered into the columns x and y of the input weights in one
+        // pass (x = y adds twice, as the chain rule says).
+        let untied = grads.w_in_y.is_some();
         for r in 0..len {
             let cx = batch.x[r0 + r] as usize * m_w;
             let cy = batch.y[r0 + r] as usize * m_w;
-            let da = &mut ws.da[r * m_w..(r + 1) * m_w];
+            let da = &ws.da[r * m_w..(r + 1) * m_w];
             let dh = &ws.dh[r * m_w..(r + 1) * m_w];
-            for (d, &s) in da.iter_mut().zip(dh) {
-                *d = *d * s;
-            }
-            let gx = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
-            for (g, &d) in gx.iter_mut().zip(da.iter()) {
-                *g = *g + d;
-            }
-            let gy = match grads.w_in_y.as_mut() {
-                Some(g) => &mut g.as_mut_slice()[cy..cy + m_w],
-                None => &mut grads.w_in.as_mut_slice()[cy..cy + m_w],
-            };
-            for (g, &d) in gy.iter_mut().zip(da.iter()) {
-                *g = *g + d;
+            if untied {
+                let gx = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
+                let gy = &mut grads.w_in_y.as_mut().expect("untied").as_mut_slice()[cy..cy + m_w];
+                for m in 0..m_w {
+                    let v = da[m] * dh[m];
+                    gx[m] = gx[m] + v;
+                    gy[m] = gy[m] + v;
+                }
+            } else if cx == cy {
+                let g = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
+                for m in 0..m_w {
+                    let v = da[m] * dh[m];
+                    g[m] = g[m] + v + v;
+                }
+            } else {
+                let g = grads.w_in.as_mut_slice();
+                let (gx, gy) = if cx < cy {
+                    let (lo, hi) = g.split_at_mut(cy);
+                    (&mut lo[cx..cx + m_w], &mut hi[..m_w])
+                } else {
+                    let (lo, hi) = g.split_at_mut(cx);
+                    (&mut hi[..m_w], &mut lo[cy..cy + m_w])
+                };
+                for m in 0..m_w {
+                    let v = da[m] * dh[m];
+                    gx[m] = gx[m] + v;
+                    gy[m] = gy[m] + v;
+                }
             }
         }
         r0 += len;
