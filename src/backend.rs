@@ -13,6 +13,9 @@ use crate::optim::Optimizer;
 use crate::real::Real;
 use crate::task::Split;
 
+pub mod cuda;
+pub use cuda::{cuda_available, CudaBackend};
+
 /// Pre-update measurements of one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
