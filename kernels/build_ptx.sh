@@ -6,11 +6,11 @@
 # instead (CUDA toolkit). Before emitting PTX it compiles kernels/math_check.cpp for the host and
 # checks the device exp/log against the C library (fails on > 2 ulp).
 #
-# The PTX targets sm_80 (PTX ISA 7.0); the driver JIT-compiles it for newer GPUs (H100 = sm_90).
+# The PTX targets sm_70 (PTX ISA 6.x-7.0); the driver JIT-compiles it for newer GPUs (H100 = sm_90).
 # kernels/check_ptx.sh (run by CI, needs no compiler) verifies ptx.sha256 against the sources.
 set -euo pipefail
 cd "$(dirname "$0")"
-ARCH="${ARCH:-sm_80}"
+ARCH="${ARCH:-sm_70}"
 CLANG="${CLANG:-clang++}"
 
 "$CLANG" -O2 -ffp-contract=off -o /tmp/modadd_math_check math_check.cpp

@@ -35,19 +35,44 @@
 //! `matrixmultiply`, so losses and gradients agree to f32 rounding, not bit for bit; the
 //! tolerances are stated in `tests/cuda_parity.rs`.
 
+//!
+//! # The CPU twin
+//! [`twin::CudaTwin`] runs the same sequence of kernel launches (this module's orchestration is
+//! shared: [`Kernels`] is implemented once by the device and once on the host), each kernel
+//! replaced by a Rust function that performs the kernel's f32/f64 operations in the kernel's
+//! order, with the kernel's thread and block decomposition for every reduction. The PTX is
+//! compiled without floating-point contraction (every `add`/`mul` is `.rn`, so `ptxas` may not
+//! fuse them) and the GEMM's `fmaf` is `f32::mul_add`, so the device should reproduce the twin
+//! bit for bit; `tests/cuda_parity.rs` holds the twin to the CPU backend always and the device
+//! to the twin when a GPU is present.
+
 use crate::error::{Error, Result};
-#[cfg(feature = "cuda")]
-use crate::grad::Batch;
-use crate::grad::{Eval, Grads};
+use crate::grad::{Batch, Eval, Grads};
 use crate::loss::Loss;
-use crate::model::{Activation, Network};
-use crate::optim::Optimizer;
+use crate::model::{Activation, Network, Tying};
+use crate::optim::{AdamW, Optimizer, Sgd};
 use crate::task::Split;
+use nalgebra::DMatrix;
 
 use super::{Backend, StepStats};
 
+#[cfg(feature = "cuda")]
+mod device;
+pub mod twin;
+
 /// The PTX of `kernels/train_step.cu` (built by `kernels/build_ptx.sh`, hash-checked in CI).
 pub const PTX: &str = include_str!("../../kernels/train_step.ptx");
+
+/// Blocks of the optimiser kernels (fixed, so the order of the norm sums does not depend on the
+/// device). Equals `OPT_BLOCKS` in `kernels/train_step.cu`.
+pub const OPT_BLOCKS: usize = 256;
+/// Threads per block of the optimiser and reduction kernels.
+pub const BLOCK: usize = 256;
+/// f64 slots per epoch in the statistics buffer: train loss sum, train correct sum, ||w||^2,
+/// ||g||^2, test loss sum, test correct sum, two spare.
+pub const SLOT: usize = 8;
+/// Epochs whose statistics are gathered on the device before one copy to the host.
+pub const STATS_BATCH: usize = 1024;
 
 /// The measurements of one epoch taken by [`CudaBackend::run_epochs`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,10 +99,11 @@ pub fn act_code(act: Activation) -> i32 {
 }
 
 /// For each input value v in 0..p, the rows whose first-layer gradient lands in column v, in
-/// increasing row order (the CPU's accumulation order): CSR offsets (p + 1) and the row list.
+/// increasing row order (the CPU's accumulation order), as CSR offsets (p + 1) and row list.
 ///
-/// `operands` lists, per operand slot feeding this column set, the operand of every row: for the
-/// tied model `[x, y]` (a row with x = y = v appears twice), for one untied matrix `[x]` or `[y]`.
+/// `operands` lists the operand of every row for each slot feeding this column set: for the tied
+/// model `[x, y]` (a row with x = y = v then appears twice), for an untied matrix `[x]` or `[y]`.
+/// With these, `dL/dW_in[m, v] = sum_{r in list(v)} dL/dh[r, m]` is a gather (no atomics).
 pub fn first_layer_lists(p: usize, operands: &[&[u32]]) -> (Vec<i32>, Vec<i32>) {
     let rows = operands.first().map_or(0, |o| o.len());
     let mut count = vec![0i32; p + 1];
@@ -102,6 +128,599 @@ pub fn first_layer_lists(p: usize, operands: &[&[u32]]) -> (Vec<i32>, Vec<i32>) 
     (offs, list)
 }
 
+/// A prepared batch as the kernels read it.
+#[derive(Clone, Debug)]
+pub struct KernelBatch {
+    /// Rows (after merging).
+    pub rows: usize,
+    /// Ordered pairs represented (the n of the mean losses).
+    pub n: usize,
+    /// Operands and labels per row.
+    pub x: Vec<u32>,
+    /// Second operands.
+    pub y: Vec<u32>,
+    /// Labels.
+    pub label: Vec<u32>,
+    /// Row multiplicities w_r.
+    pub weight: Vec<f32>,
+    /// `s * w_r` in f32 (s = 1/n or 1): the factor of dl/dz, as the CPU computes it.
+    pub scale: Vec<f32>,
+    /// First-layer gradient lists ([`first_layer_lists`]): one for W_in, a second for W_in_y.
+    pub lists: Vec<(Vec<i32>, Vec<i32>)>,
+}
+
+impl KernelBatch {
+    /// Prepares `pairs` as [`Batch::new`] does, plus the kernels' extras.
+    pub fn new(pairs: &[crate::task::Pair], p: usize, tying: Tying, loss: Loss) -> Self {
+        let b = Batch::<f32>::new(pairs, tying);
+        let s = loss.normalisation(b.n) as f32;
+        let scale = b.weight.iter().map(|&w| s * w).collect();
+        let lists = match tying {
+            Tying::Tied => vec![first_layer_lists(p, &[&b.x, &b.y])],
+            Tying::Untied => vec![
+                first_layer_lists(p, &[&b.x]),
+                first_layer_lists(p, &[&b.y]),
+            ],
+        };
+        KernelBatch {
+            rows: b.rows(),
+            n: b.n,
+            x: b.x,
+            y: b.y,
+            label: b.label,
+            weight: b.weight,
+            scale,
+            lists,
+        }
+    }
+}
+
+/// Device (or twin) buffers the kernels address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buf {
+    /// W_in | W_out [| W_in_y], the host layouts concatenated.
+    Params,
+    /// The gradient, laid out like `Params`.
+    Grads,
+    /// AdamW first moments, like `Params`.
+    AdamM,
+    /// AdamW second moments, like `Params`.
+    AdamV,
+    /// sigma(h), rows x M row-major.
+    Act,
+    /// sigma'(h), then dL/dh, train rows x M row-major.
+    Dh,
+    /// Logits, then G = s w dl/dz, rows x p row-major.
+    Z,
+    /// Per-row loss (f64).
+    RowLoss,
+    /// Per-row correct (f64).
+    RowCorrect,
+    /// Optimiser partial sums (f64, 2 x OPT_BLOCKS).
+    Partial,
+    /// Per-epoch statistics (f64, SLOT x STATS_BATCH).
+    Stats,
+}
+
+/// An element offset into a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    /// The buffer.
+    pub buf: Buf,
+    /// Offset in elements.
+    pub off: usize,
+}
+
+fn at(buf: Buf, off: usize) -> At {
+    At { buf, off }
+}
+
+/// Which prepared batch a kernel reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sel {
+    /// The training pairs.
+    Train,
+    /// The test pairs.
+    Test,
+}
+
+/// One launch of `gemm_f32`: `C[i ldc + j] = sum_k A[i sai + k sak] B[k sbk + j sbj]`
+/// (times the old `C[i ldc + j]` when `scale_by_c`), i < nr, j < nc, k < nk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmCall {
+    /// Rows of C.
+    pub nr: usize,
+    /// Columns of C.
+    pub nc: usize,
+    /// Inner dimension.
+    pub nk: usize,
+    /// A and its strides.
+    pub a: At,
+    /// Stride of A along i.
+    pub sai: usize,
+    /// Stride of A along k.
+    pub sak: usize,
+    /// B and its strides.
+    pub b: At,
+    /// Stride of B along k.
+    pub sbk: usize,
+    /// Stride of B along j.
+    pub sbj: usize,
+    /// C (row stride `ldc`, unit column stride).
+    pub c: At,
+    /// Row stride of C.
+    pub ldc: usize,
+    /// Multiply by the old C elementwise (the kernel's D = C).
+    pub scale_by_c: bool,
+}
+
+/// The scalars of one AdamW update, computed in f32 exactly as `src/optim.rs` does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamScalars {
+    /// 1 - lr wd.
+    pub decay: f32,
+    /// beta1.
+    pub b1: f32,
+    /// beta2.
+    pub b2: f32,
+    /// lr / (1 - b1^t).
+    pub step: f32,
+    /// sqrt(1 - b2^t).
+    pub bc2_sqrt: f32,
+    /// eps.
+    pub eps: f32,
+}
+
+/// The kernels of `kernels/train_step.cu` and the buffer traffic around them, implemented by
+/// the device (cust) and by the host twin. Arguments mirror the kernels'.
+#[allow(clippy::too_many_arguments)]
+pub trait Kernels {
+    /// Makes the executor usable on the calling thread (the device: sets its context current).
+    fn begin(&self) -> Result<()>;
+    /// `first_layer`: A = sigma(h), DH = sigma'(h) when `with_dh`.
+    fn first_layer(&mut self, w_x: At, w_y: At, sel: Sel, rows: usize, width: usize, act: i32, with_dh: bool) -> Result<()>;
+    /// `gemm_f32`.
+    fn gemm(&mut self, call: &GemmCall) -> Result<()>;
+    /// `loss_rows` on Z, RowLoss, RowCorrect.
+    fn loss_rows(&mut self, sel: Sel, rows: usize, p: usize, kind: i32, want_grad: bool) -> Result<()>;
+    /// `reduce2`: out[0] = sum x[..n], out[1] = sum y[..n].
+    fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()>;
+    /// `scatter_first` with the training batch's list `list` from DH into `g`.
+    fn scatter_first(&mut self, list: usize, width: usize, p: usize, g: At) -> Result<()>;
+    /// `sgd_step` over Params/Grads (n entries), partial sums into Partial.
+    fn sgd_step(&mut self, n: usize, lr: f32, wd: f32) -> Result<()>;
+    /// `adamw_step` over Params/Grads/AdamM/AdamV, partial sums into Partial.
+    fn adamw_step(&mut self, n: usize, s: AdamScalars) -> Result<()>;
+    /// Reads `len` f32 of Params, Grads, AdamM or AdamV (after all queued work).
+    fn read_f32(&self, buf: Buf, len: usize) -> Result<Vec<f32>>;
+    /// Overwrites the start of Params, AdamM or AdamV.
+    fn write_f32(&mut self, buf: Buf, data: &[f32]) -> Result<()>;
+    /// Waits for queued work and reads the first `len` statistics.
+    fn read_stats(&self, len: usize) -> Result<Vec<f64>>;
+}
+
+/// Static description of a backend's problem: sizes and settings.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Modulus p.
+    pub p: usize,
+    /// Width M.
+    pub width: usize,
+    /// Tied or untied.
+    pub tying: Tying,
+    /// Activation.
+    pub act: Activation,
+    /// Loss.
+    pub loss: Loss,
+    /// Parameter tensor sizes: W_in, W_out[, W_in_y].
+    pub sizes: Vec<usize>,
+    /// Training rows and ordered pairs.
+    pub train: (usize, usize),
+    /// Test rows and ordered pairs (`None` for a full split).
+    pub test: Option<(usize, usize)>,
+}
+
+impl Layout {
+    fn total(&self) -> usize {
+        self.sizes.iter().sum()
+    }
+    /// Rows of the largest batch (sizes Act, Z, RowLoss, RowCorrect).
+    pub fn rows_max(&self) -> usize {
+        self.train.0.max(self.test.map_or(0, |t| t.0))
+    }
+    /// The logits product for `rows` rows: Z (R x p) = A (R x M) W_out^T (M x p).
+    pub fn logits_gemm(&self, rows: usize) -> GemmCall {
+        let (p, m) = (self.p, self.width);
+        GemmCall {
+            nr: rows,
+            nc: p,
+            nk: m,
+            a: at(Buf::Act, 0),
+            sai: m,
+            sak: 1,
+            b: at(Buf::Params, self.sizes[0]),
+            sbk: p,
+            sbj: 1,
+            c: at(Buf::Z, 0),
+            ldc: p,
+            scale_by_c: false,
+        }
+    }
+    /// dW_out^T (M x p) = A^T (M x R) G (R x p), into the W_out part of Grads.
+    pub fn grad_out_gemm(&self) -> GemmCall {
+        let (p, m, r) = (self.p, self.width, self.train.0);
+        GemmCall {
+            nr: m,
+            nc: p,
+            nk: r,
+            a: at(Buf::Act, 0),
+            sai: 1,
+            sak: m,
+            b: at(Buf::Z, 0),
+            sbk: p,
+            sbj: 1,
+            c: at(Buf::Grads, self.sizes[0]),
+            ldc: p,
+            scale_by_c: false,
+        }
+    }
+    /// DH (R x M) <- (G (R x p) W_out (p x M)) * DH.
+    pub fn grad_h_gemm(&self) -> GemmCall {
+        let (p, m, r) = (self.p, self.width, self.train.0);
+        GemmCall {
+            nr: r,
+            nc: m,
+            nk: p,
+            a: at(Buf::Z, 0),
+            sai: p,
+            sak: 1,
+            b: at(Buf::Params, self.sizes[0]),
+            sbk: 1,
+            sbj: p,
+            c: at(Buf::Dh, 0),
+            ldc: m,
+            scale_by_c: true,
+        }
+    }
+}
+
+/// Host copy of the optimiser's hyper-parameters and step count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OptKind {
+    Sgd { wd: f32 },
+    Adamw { wd: f32, b1: f32, b2: f32, eps: f32, t: u64 },
+}
+
+fn opt_kind(opt: &Optimizer<f32>) -> OptKind {
+    match opt {
+        Optimizer::Sgd(s) => OptKind::Sgd {
+            wd: s.weight_decay,
+        },
+        Optimizer::Adamw(a) => OptKind::Adamw {
+            wd: a.weight_decay,
+            b1: a.beta1,
+            b2: a.beta2,
+            eps: a.eps,
+            t: a.t,
+        },
+    }
+}
+
+/// The orchestration shared by the device and the twin: which kernels run, in which order, on
+/// which buffers, and how the statistics become [`EpochStats`].
+pub(crate) struct Engine<K: Kernels> {
+    pub(crate) lay: Layout,
+    opt: OptKind,
+    pub(crate) k: K,
+}
+
+/// What an executor needs to allocate and fill its buffers.
+pub(crate) struct Setup<'a> {
+    pub(crate) lay: &'a Layout,
+    pub(crate) train: &'a KernelBatch,
+    pub(crate) test: Option<&'a KernelBatch>,
+    pub(crate) params: Vec<f32>,
+    /// AdamW moments (concatenated), or `None` for SGD.
+    pub(crate) adam: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl<K: Kernels> Engine<K> {
+    /// Prepares the batches and hands them to `make` to build the executor.
+    pub(crate) fn new(
+        net: Network<f32>,
+        act: Activation,
+        loss: Loss,
+        split: &Split,
+        opt: Optimizer<f32>,
+        make: impl FnOnce(&Setup) -> Result<K>,
+    ) -> Result<Self> {
+        if split.train.is_empty() {
+            return Err(Error::EmptyPairs {
+                what: "training set",
+            });
+        }
+        if split.p != net.p {
+            return Err(Error::Shape {
+                what: "split".into(),
+                found: format!("p = {}", split.p),
+                expected: format!("p = {} (the network's)", net.p),
+            });
+        }
+        let (p, tying) = (net.p, net.tying());
+        let train = KernelBatch::new(&split.train, p, tying, loss);
+        let test = (!split.full && !split.test.is_empty())
+            .then(|| KernelBatch::new(&split.test, p, tying, loss));
+        let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
+        let lay = Layout {
+            p,
+            width: net.width(),
+            tying,
+            act,
+            loss,
+            sizes,
+            train: (train.rows, train.n),
+            test: test.as_ref().map(|t| (t.rows, t.n)),
+        };
+        let adam = match &opt {
+            Optimizer::Adamw(a) => {
+                check_moments(&lay, a)?;
+                Some((a.m.concat(), a.v.concat()))
+            }
+            Optimizer::Sgd(_) => None,
+        };
+        let k = make(&Setup {
+            lay: &lay,
+            train: &train,
+            test: test.as_ref(),
+            params: net.param_slices().concat(),
+            adam,
+        })?;
+        Ok(Engine {
+            lay,
+            opt: opt_kind(&opt),
+            k,
+        })
+    }
+
+    fn stats_at(slot: usize, field: usize) -> At {
+        at(Buf::Stats, slot * SLOT + field)
+    }
+
+    /// First layer, logits and loss of a batch; loss and correct sums into stats[slot][field..].
+    fn forward(&mut self, sel: Sel, want_grad: bool, slot: usize, field: usize) -> Result<()> {
+        let lay = &self.lay;
+        let rows = match sel {
+            Sel::Train => lay.train.0,
+            Sel::Test => lay.test.expect("test batch").0,
+        };
+        let w_x = at(Buf::Params, 0);
+        let w_y = match lay.tying {
+            Tying::Tied => w_x,
+            Tying::Untied => at(Buf::Params, lay.sizes[0] + lay.sizes[1]),
+        };
+        let kind = match lay.loss {
+            Loss::CeMean | Loss::CeSum => 0,
+            Loss::Mse => 1,
+        };
+        let (p, width, act) = (lay.p, lay.width, act_code(lay.act));
+        let call = lay.logits_gemm(rows);
+        self.k.first_layer(w_x, w_y, sel, rows, width, act, want_grad)?;
+        self.k.gemm(&call)?;
+        self.k.loss_rows(sel, rows, p, kind, want_grad)?;
+        self.k.reduce2(
+            at(Buf::RowLoss, 0),
+            at(Buf::RowCorrect, 0),
+            rows,
+            Self::stats_at(slot, field),
+        )
+    }
+
+    /// The backward pass into Grads (after `forward(Train, true, ..)`).
+    fn backward(&mut self) -> Result<()> {
+        let (c1, c2) = (self.lay.grad_out_gemm(), self.lay.grad_h_gemm());
+        self.k.gemm(&c1)?;
+        self.k.gemm(&c2)?;
+        let (p, width, s) = (self.lay.p, self.lay.width, self.lay.sizes.clone());
+        self.k.scatter_first(0, width, p, at(Buf::Grads, 0))?;
+        if self.lay.tying == Tying::Untied {
+            self.k.scatter_first(1, width, p, at(Buf::Grads, s[0] + s[1]))?;
+        }
+        Ok(())
+    }
+
+    /// Forward, backward and update with learning rate `lr`; scalars into stats slot `slot`.
+    pub(crate) fn queue_step(&mut self, lr: f32, slot: usize) -> Result<()> {
+        self.forward(Sel::Train, true, slot, 0)?;
+        self.backward()?;
+        let n = self.lay.total();
+        match &mut self.opt {
+            OptKind::Sgd { wd } => {
+                let wd = *wd;
+                self.k.sgd_step(n, lr, wd)?;
+            }
+            OptKind::Adamw { wd, b1, b2, eps, t } => {
+                // Exactly the f32 scalars of src/optim.rs.
+                *t += 1;
+                let ti = *t as i32;
+                let s = AdamScalars {
+                    decay: 1.0f32 - lr * *wd,
+                    b1: *b1,
+                    b2: *b2,
+                    step: lr / (1.0f32 - b1.powi(ti)),
+                    bc2_sqrt: (1.0f32 - b2.powi(ti)).sqrt(),
+                    eps: *eps,
+                };
+                self.k.adamw_step(n, s)?;
+            }
+        }
+        self.k.reduce2(
+            at(Buf::Partial, 0),
+            at(Buf::Partial, OPT_BLOCKS),
+            OPT_BLOCKS,
+            Self::stats_at(slot, 2),
+        )
+    }
+
+    fn eval_of(&self, rows_n: (usize, usize), loss_sum: f64, correct: f64) -> Eval {
+        Eval {
+            loss: loss_sum * self.lay.loss.normalisation(rows_n.1),
+            accuracy: correct / rows_n.1 as f64,
+        }
+    }
+
+    fn stats_of(&self, s: &[f64]) -> EpochStats {
+        EpochStats {
+            test: self.lay.test.map(|t| self.eval_of(t, s[4], s[5])),
+            step: StepStats {
+                train: self.eval_of(self.lay.train, s[0], s[1]),
+                param_norm: s[2].sqrt(),
+                grad_norm: s[3].sqrt(),
+            },
+        }
+    }
+
+    pub(crate) fn run_epochs(&mut self, lrs: &[f32]) -> Result<Vec<EpochStats>> {
+        self.k.begin()?;
+        let mut out = Vec::with_capacity(lrs.len());
+        for chunk in lrs.chunks(STATS_BATCH) {
+            for (slot, &lr) in chunk.iter().enumerate() {
+                if self.lay.test.is_some() {
+                    self.forward(Sel::Test, false, slot, 4)?;
+                }
+                self.queue_step(lr, slot)?;
+            }
+            let s = self.k.read_stats(SLOT * chunk.len())?;
+            out.extend(s.chunks(SLOT).map(|x| self.stats_of(x)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn step(&mut self, lr: f32) -> Result<StepStats> {
+        self.k.begin()?;
+        self.queue_step(lr, 0)?;
+        let s = self.k.read_stats(SLOT)?;
+        Ok(self.stats_of(&s).step)
+    }
+
+    pub(crate) fn eval(&mut self, sel: Sel) -> Result<Option<Eval>> {
+        self.k.begin()?;
+        let rn = match sel {
+            Sel::Train => self.lay.train,
+            Sel::Test => match self.lay.test {
+                Some(t) => t,
+                None => return Ok(None),
+            },
+        };
+        self.forward(sel, false, 0, 4)?;
+        let s = self.k.read_stats(SLOT)?;
+        Ok(Some(self.eval_of(rn, s[4], s[5])))
+    }
+
+    pub(crate) fn loss_and_grad(&mut self) -> Result<(Eval, Grads<f32>)> {
+        self.k.begin()?;
+        self.forward(Sel::Train, true, 0, 0)?;
+        self.backward()?;
+        let s = self.k.read_stats(SLOT)?;
+        let g = self.unflatten(&self.k.read_f32(Buf::Grads, self.lay.total())?)?;
+        Ok((
+            self.eval_of(self.lay.train, s[0], s[1]),
+            Grads {
+                w_in: g.w_in,
+                w_out: g.w_out,
+                w_in_y: g.w_in_y,
+            },
+        ))
+    }
+
+    fn unflatten(&self, v: &[f32]) -> Result<Network<f32>> {
+        let (p, m) = (self.lay.p, self.lay.width);
+        let (a, rest) = v.split_at(self.lay.sizes[0]);
+        let (b, c) = rest.split_at(self.lay.sizes[1]);
+        Network::new(
+            DMatrix::from_column_slice(m, p, a),
+            DMatrix::from_column_slice(p, m, b),
+            (!c.is_empty()).then(|| DMatrix::from_column_slice(m, p, c)),
+        )
+    }
+
+    fn split_tensors(&self, v: Vec<f32>) -> Vec<Vec<f32>> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        for &n in &self.lay.sizes {
+            out.push(v[i..i + n].to_vec());
+            i += n;
+        }
+        out
+    }
+
+    pub(crate) fn network(&self) -> Result<Network<f32>> {
+        self.k.begin()?;
+        self.unflatten(&self.k.read_f32(Buf::Params, self.lay.total())?)
+    }
+
+    pub(crate) fn optimizer(&self) -> Result<Optimizer<f32>> {
+        self.k.begin()?;
+        Ok(match self.opt {
+            OptKind::Sgd { wd } => Optimizer::Sgd(Sgd { weight_decay: wd }),
+            OptKind::Adamw { wd, b1, b2, eps, t } => {
+                let n = self.lay.total();
+                Optimizer::Adamw(AdamW {
+                    weight_decay: wd,
+                    beta1: b1,
+                    beta2: b2,
+                    eps,
+                    t,
+                    m: self.split_tensors(self.k.read_f32(Buf::AdamM, n)?),
+                    v: self.split_tensors(self.k.read_f32(Buf::AdamV, n)?),
+                })
+            }
+        })
+    }
+
+    pub(crate) fn set_state(&mut self, net: Network<f32>, opt: Optimizer<f32>) -> Result<()> {
+        self.k.begin()?;
+        let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
+        if sizes != self.lay.sizes || net.p != self.lay.p {
+            return Err(Error::Shape {
+                what: "network given to the CUDA backend".into(),
+                found: format!("p = {}, tensor sizes {sizes:?}", net.p),
+                expected: format!("p = {}, tensor sizes {:?}", self.lay.p, self.lay.sizes),
+            });
+        }
+        let was_adam = matches!(self.opt, OptKind::Adamw { .. });
+        if was_adam != matches!(opt, Optimizer::Adamw(_)) {
+            return Err(Error::Shape {
+                what: "optimiser given to the CUDA backend".into(),
+                found: if was_adam { "sgd" } else { "adamw" }.into(),
+                expected: if was_adam { "adamw" } else { "sgd" }.into(),
+            });
+        }
+        if let Optimizer::Adamw(a) = &opt {
+            check_moments(&self.lay, a)?;
+        }
+        self.k.write_f32(Buf::Params, &net.param_slices().concat())?;
+        if let Optimizer::Adamw(a) = &opt {
+            self.k.write_f32(Buf::AdamM, &a.m.concat())?;
+            self.k.write_f32(Buf::AdamV, &a.v.concat())?;
+        }
+        self.opt = opt_kind(&opt);
+        Ok(())
+    }
+}
+
+fn check_moments(lay: &Layout, a: &AdamW<f32>) -> Result<()> {
+    let ms: Vec<usize> = a.m.iter().map(|v| v.len()).collect();
+    let vs: Vec<usize> = a.v.iter().map(|v| v.len()).collect();
+    if ms != lay.sizes || vs != lay.sizes {
+        return Err(Error::Shape {
+            what: "AdamW moments".into(),
+            found: format!("{ms:?} and {vs:?}"),
+            expected: format!("{:?}", lay.sizes),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(not(feature = "cuda"))]
 fn no_feature() -> Error {
     Error::BackendUnavailable {
@@ -119,25 +738,54 @@ pub fn cuda_available() -> Result<()> {
     }
     #[cfg(feature = "cuda")]
     {
-        imp::init_device().map(|_| ())
+        device::init_device().map(|_| ())
     }
 }
 
 /// The CUDA backend: state resident on device 0, f32 only.
 pub struct CudaBackend {
     #[cfg(feature = "cuda")]
-    inner: imp::Inner,
+    e: Engine<device::DeviceKernels>,
     #[cfg(not(feature = "cuda"))]
     never: std::convert::Infallible,
 }
 
+/// Forwards to the engine, or proves the stub uninhabited.
+macro_rules! with_engine {
+    ($self:ident, $e:ident => $body:expr) => {{
+        #[cfg(feature = "cuda")]
+        {
+            let $e = &$self.e;
+            $body
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            match $self.never {}
+        }
+    }};
+    (mut $self:ident, $e:ident => $body:expr) => {{
+        #[cfg(feature = "cuda")]
+        {
+            let $e = &mut $self.e;
+            $body
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            match $self.never {}
+        }
+    }};
+}
+
+// Without the feature the bodies never run (the type is uninhabited), so arguments go unused.
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
 impl CudaBackend {
-    /// Uploads the split's prepared pairs (as [`crate::grad::Batch::new`] prepares them), the
-    /// weights and the optimiser state to device 0.
+    /// Uploads the split's prepared pairs (as [`Batch::new`] prepares them), the weights and
+    /// the optimiser state to device 0.
     ///
     /// # Errors
     /// [`Error::BackendUnavailable`] without the `cuda` feature, without a driver or device, or
-    /// when the device cannot hold the buffers; [`Error::EmptyPairs`] for an empty training set.
+    /// when the device cannot take the buffers or the kernels; [`Error::EmptyPairs`] for an
+    /// empty training set; [`Error::Shape`] when the split or the moments do not fit the network.
     pub fn new(
         net: Network<f32>,
         act: Activation,
@@ -152,740 +800,69 @@ impl CudaBackend {
         }
         #[cfg(feature = "cuda")]
         {
+            let dev = device::init_device()?;
             Ok(CudaBackend {
-                inner: imp::Inner::new(net, act, loss, split, opt)?,
+                e: Engine::new(net, act, loss, split, opt, |s| {
+                    device::DeviceKernels::new(dev, s)
+                })?,
             })
         }
     }
 
     /// Runs one epoch per entry of `lrs` (test evaluation when the split is not full, then the
-    /// step with that learning rate), with no host round trip in between; the per-epoch scalars
-    /// come back together at the end.
+    /// step with that learning rate) without a host round trip in between; the per-epoch
+    /// scalars come back together, one copy per [`STATS_BATCH`] epochs.
     pub fn run_epochs(&mut self, lrs: &[f32]) -> Result<Vec<EpochStats>> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = lrs;
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.run_epochs(lrs)
-        }
+        with_engine!(mut self, e => e.run_epochs(lrs))
     }
 
     /// Loss, accuracy and the exact gradient at the current weights, without an update.
     pub fn loss_and_grad(&mut self) -> Result<(Eval, Grads<f32>)> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.loss_and_grad()
-        }
+        with_engine!(mut self, e => e.loss_and_grad())
     }
 
     /// The device's name as the driver reports it.
     pub fn device_name(&self) -> String {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.device_name()
-        }
+        with_engine!(self, e => e.k.device_name())
     }
 
     /// Waits until all queued work is done (for timing).
     pub fn synchronize(&self) -> Result<()> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.synchronize()
-        }
+        with_engine!(self, e => e.k.synchronize())
     }
 
     /// Queues one step with learning rate `lr` without waiting for it or fetching its scalars
-    /// (they land in the device's stats buffer, slot 0). For benchmarks of the step alone.
+    /// (they stay in the statistics buffer, slot 0). For timing the step alone.
     pub fn enqueue_step(&mut self, lr: f32) -> Result<()> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = lr;
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.enqueue_step(lr, 0)
-        }
+        with_engine!(mut self, e => { e.k.begin()?; e.queue_step(lr, 0) })
     }
 }
 
 /// # Panics
-/// The trait's methods return no `Result`; a CUDA failure after construction (a lost device, a
-/// kernel fault) panics with the driver's error. Use [`CudaBackend::run_epochs`] to get it as an
-/// [`Error`] instead.
+/// The trait's methods return no `Result`: a CUDA failure after construction (a lost device, a
+/// kernel fault) panics with the driver's error. [`CudaBackend::run_epochs`] and
+/// [`CudaBackend::loss_and_grad`] return it as an [`Error`] instead.
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
 impl Backend<f32> for CudaBackend {
     fn name(&self) -> &'static str {
         "cuda"
     }
-
     fn eval_test(&mut self) -> Option<Eval> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.eval(true).expect("cuda eval_test")
-        }
+        with_engine!(mut self, e => e.eval(Sel::Test).expect("cuda eval_test"))
     }
-
     fn eval_train(&mut self) -> Eval {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner
-                .eval(false)
-                .expect("cuda eval_train")
-                .expect("training set present")
-        }
+        with_engine!(mut self, e => e.eval(Sel::Train).expect("cuda eval_train").expect("train"))
     }
-
     fn step(&mut self, lr: f32) -> StepStats {
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = lr;
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.step(lr).expect("cuda step")
-        }
+        with_engine!(mut self, e => e.step(lr).expect("cuda step"))
     }
-
     fn network(&self) -> Network<f32> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.network().expect("cuda network")
-        }
+        with_engine!(self, e => e.network().expect("cuda network"))
     }
-
     fn optimizer(&self) -> Optimizer<f32> {
-        #[cfg(not(feature = "cuda"))]
-        {
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.optimizer().expect("cuda optimizer")
-        }
+        with_engine!(self, e => e.optimizer().expect("cuda optimizer"))
     }
-
     fn set_state(&mut self, net: Network<f32>, opt: Optimizer<f32>) {
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = (net, opt);
-            match self.never {}
-        }
-        #[cfg(feature = "cuda")]
-        {
-            self.inner.set_state(net, opt).expect("cuda set_state")
-        }
-    }
-}
-
-#[cfg(feature = "cuda")]
-mod imp {
-    use super::*;
-    use crate::model::Tying;
-    use crate::optim::{AdamW, Sgd};
-    use cust::context::CurrentContext;
-    use cust::prelude::*;
-    use nalgebra::DMatrix;
-
-    /// Blocks of the optimiser kernels (fixed: the order of the norm sums must not depend on
-    /// the device). Must equal OPT_BLOCKS in kernels/train_step.cu.
-    const OPT_BLOCKS: u32 = 256;
-    /// f64 slots per epoch in the stats buffer: train loss sum, train correct, ||w||^2,
-    /// ||g||^2, test loss sum, test correct, (2 spare).
-    const SLOT: usize = 8;
-    /// Epochs per stats batch.
-    const BATCH: usize = 1024;
-
-    fn cuda_err(what: &str, e: cust::error::CudaError) -> Error {
-        let reason = match e {
-            cust::error::CudaError::NoDevice => "no CUDA device (the driver reports none)".into(),
-            cust::error::CudaError::InvalidPtx | cust::error::CudaError::NoBinaryForGpu => format!(
-                "{what}: the driver cannot JIT-compile the kernels (PTX ISA 7.0 for sm_80 or \
-                 newer; is the driver older than CUDA 11.0 or the GPU older than sm_80?)"
-            ),
-            other => format!("{what}: {other:?}"),
-        };
-        Error::BackendUnavailable {
-            backend: "cuda",
-            reason,
-        }
-    }
-
-    /// Initialises the driver API and checks for a device; returns device 0.
-    pub(super) fn init_device() -> Result<Device> {
-        cust::init(CudaFlags::empty()).map_err(|e| cuda_err("initialising the driver", e))?;
-        let n = Device::num_devices().map_err(|e| cuda_err("counting devices", e))?;
-        if n == 0 {
-            return Err(cuda_err("counting devices", cust::error::CudaError::NoDevice));
-        }
-        Device::get_device(0).map_err(|e| cuda_err("opening device 0", e))
-    }
-
-    /// A batch resident on the device.
-    struct DevBatch {
-        rows: usize,
-        n: usize,
-        x: DeviceBuffer<u32>,
-        y: DeviceBuffer<u32>,
-        label: DeviceBuffer<u32>,
-        weight: DeviceBuffer<f32>,
-        /// s * w_r in f32, the factor of dl/dz (as the CPU computes it).
-        scale: DeviceBuffer<f32>,
-        /// First-layer gradient lists: (offsets, rows) into W_in, and into W_in_y (untied).
-        lists: Vec<(DeviceBuffer<i32>, DeviceBuffer<i32>)>,
-    }
-
-    impl DevBatch {
-        fn new(b: &Batch<f32>, loss: Loss, p: usize, tying: Tying, with_lists: bool) -> Result<Self> {
-            let e = |e| cuda_err("uploading the pairs", e);
-            let s = loss.normalisation(b.n) as f32;
-            let scale: Vec<f32> = b.weight.iter().map(|&w| s * w).collect();
-            let mut lists = Vec::new();
-            if with_lists {
-                let sets: Vec<Vec<&[u32]>> = match tying {
-                    Tying::Tied => vec![vec![&b.x[..], &b.y[..]]],
-                    Tying::Untied => vec![vec![&b.x[..]], vec![&b.y[..]]],
-                };
-                for ops in sets {
-                    let (offs, list) = first_layer_lists(p, &ops);
-                    // A zero-length device buffer is not allowed: keep one dummy entry.
-                    let list = if list.is_empty() { vec![0] } else { list };
-                    lists.push((
-                        DeviceBuffer::from_slice(&offs).map_err(e)?,
-                        DeviceBuffer::from_slice(&list).map_err(e)?,
-                    ));
-                }
-            }
-            Ok(DevBatch {
-                rows: b.rows(),
-                n: b.n,
-                x: DeviceBuffer::from_slice(&b.x).map_err(e)?,
-                y: DeviceBuffer::from_slice(&b.y).map_err(e)?,
-                label: DeviceBuffer::from_slice(&b.label).map_err(e)?,
-                weight: DeviceBuffer::from_slice(&b.weight).map_err(e)?,
-                scale: DeviceBuffer::from_slice(&scale).map_err(e)?,
-                lists,
-            })
-        }
-    }
-
-    /// Host copy of the optimiser's hyper-parameters and step count.
-    #[derive(Clone, Copy)]
-    enum OptKind {
-        Sgd { wd: f32 },
-        Adamw { wd: f32, b1: f32, b2: f32, eps: f32, t: u64 },
-    }
-
-    pub(super) struct Inner {
-        p: usize,
-        width: usize,
-        tying: Tying,
-        act: Activation,
-        loss: Loss,
-        /// Tensor sizes in the order W_in, W_out[, W_in_y].
-        sizes: Vec<usize>,
-        opt: OptKind,
-        params: DeviceBuffer<f32>,
-        grads: DeviceBuffer<f32>,
-        adam_m: DeviceBuffer<f32>,
-        adam_v: DeviceBuffer<f32>,
-        train: DevBatch,
-        test: Option<DevBatch>,
-        /// sigma(h) (rows_max x M), sigma'(h) then dL/dh (train rows x M), logits then G
-        /// (rows_max x p), per-row loss and correct (f64).
-        a: DeviceBuffer<f32>,
-        dh: DeviceBuffer<f32>,
-        z: DeviceBuffer<f32>,
-        row_loss: DeviceBuffer<f64>,
-        row_correct: DeviceBuffer<f64>,
-        partial: DeviceBuffer<f64>,
-        stats: DeviceBuffer<f64>,
-        stream: Stream,
-        module: Module,
-        device: Device,
-        // Dropped last (fields drop in declaration order): the buffers need the context.
-        ctx: Context,
-    }
-
-    impl Drop for Inner {
-        fn drop(&mut self) {
-            // The buffers are freed in this context, whatever thread drops the backend.
-            let _ = CurrentContext::set_current(&self.ctx);
-            let _ = self.stream.synchronize();
-        }
-    }
-
-    fn opt_kind(opt: &Optimizer<f32>) -> OptKind {
-        match opt {
-            Optimizer::Sgd(s) => OptKind::Sgd {
-                wd: s.weight_decay,
-            },
-            Optimizer::Adamw(a) => OptKind::Adamw {
-                wd: a.weight_decay,
-                b1: a.beta1,
-                b2: a.beta2,
-                eps: a.eps,
-                t: a.t,
-            },
-        }
-    }
-
-    fn concat(net: &Network<f32>) -> Vec<f32> {
-        net.param_slices().concat()
-    }
-
-    fn blocks(n: usize, per: usize) -> u32 {
-        n.div_ceil(per).clamp(1, 1 << 20) as u32
-    }
-
-    impl Inner {
-        pub(super) fn new(
-            net: Network<f32>,
-            act: Activation,
-            loss: Loss,
-            split: &Split,
-            opt: Optimizer<f32>,
-        ) -> Result<Self> {
-            if split.train.is_empty() {
-                return Err(Error::EmptyPairs {
-                    what: "training set",
-                });
-            }
-            let device = init_device()?;
-            let ctx = Context::new(device).map_err(|e| cuda_err("creating a context", e))?;
-            CurrentContext::set_current(&ctx).map_err(|e| cuda_err("creating a context", e))?;
-            let module =
-                Module::from_ptx(PTX, &[]).map_err(|e| cuda_err("loading the kernels' PTX", e))?;
-            let stream = Stream::new(StreamFlags::NON_BLOCKING, None)
-                .map_err(|e| cuda_err("creating a stream", e))?;
-            let (p, width, tying) = (net.p, net.width(), net.tying());
-            let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
-            let total: usize = sizes.iter().sum();
-            let alloc = |e| cuda_err("allocating device memory", e);
-            let train_b = Batch::<f32>::new(&split.train, tying);
-            let train = DevBatch::new(&train_b, loss, p, tying, true)?;
-            let test = if split.full {
-                None
-            } else {
-                let b = Batch::<f32>::new(&split.test, tying);
-                (b.rows() > 0)
-                    .then(|| DevBatch::new(&b, loss, p, tying, false))
-                    .transpose()?
-            };
-            let rows_max = train.rows.max(test.as_ref().map_or(0, |t| t.rows));
-            let adam_len = if matches!(opt, Optimizer::Adamw(_)) { total } else { 1 };
-            let mut inner = Inner {
-                p,
-                width,
-                tying,
-                act,
-                loss,
-                sizes,
-                opt: opt_kind(&opt),
-                params: DeviceBuffer::from_slice(&concat(&net)).map_err(alloc)?,
-                grads: DeviceBuffer::zeroed(total).map_err(alloc)?,
-                adam_m: DeviceBuffer::zeroed(adam_len).map_err(alloc)?,
-                adam_v: DeviceBuffer::zeroed(adam_len).map_err(alloc)?,
-                a: DeviceBuffer::zeroed(rows_max * width).map_err(alloc)?,
-                dh: DeviceBuffer::zeroed(train.rows * width).map_err(alloc)?,
-                z: DeviceBuffer::zeroed(rows_max * p).map_err(alloc)?,
-                row_loss: DeviceBuffer::zeroed(rows_max).map_err(alloc)?,
-                row_correct: DeviceBuffer::zeroed(rows_max).map_err(alloc)?,
-                partial: DeviceBuffer::zeroed(2 * OPT_BLOCKS as usize).map_err(alloc)?,
-                stats: DeviceBuffer::zeroed(SLOT * BATCH).map_err(alloc)?,
-                train,
-                test,
-                stream,
-                module,
-                device,
-                ctx,
-            };
-            inner.upload_opt(&opt)?;
-            Ok(inner)
-        }
-
-        fn current(&self) -> Result<()> {
-            CurrentContext::set_current(&self.ctx).map_err(|e| cuda_err("selecting the context", e))
-        }
-
-        fn upload_opt(&mut self, opt: &Optimizer<f32>) -> Result<()> {
-            if let Optimizer::Adamw(a) = opt {
-                let e = |e| cuda_err("uploading the optimiser state", e);
-                self.adam_m.copy_from(&a.m.concat()[..]).map_err(e)?;
-                self.adam_v.copy_from(&a.v.concat()[..]).map_err(e)?;
-            }
-            Ok(())
-        }
-
-        pub(super) fn device_name(&self) -> String {
-            self.device.name().unwrap_or_else(|e| format!("unknown ({e:?})"))
-        }
-
-        pub(super) fn synchronize(&self) -> Result<()> {
-            self.stream.synchronize().map_err(|e| cuda_err("running the kernels", e))
-        }
-
-        fn stats_ptr(&self, slot: usize, field: usize) -> DevicePointer<f64> {
-            // In bounds: slot < BATCH and field < SLOT.
-            debug_assert!(slot < BATCH && field < SLOT);
-            self.stats.as_device_ptr().wrapping_add(slot * SLOT + field)
-        }
-
-        /// Queues first layer + logits + loss for `batch` (train or test) with or without the
-        /// gradient of the logits; the loss and correct sums land at `stats[slot][field..+2]`.
-        fn enqueue_forward(&self, test: bool, want_grad: bool, slot: usize, field: usize) -> Result<()> {
-            let b = if test { self.test.as_ref().expect("test batch") } else { &self.train };
-            let (p, m) = (self.p as i32, self.width as i32);
-            let rows = b.rows as i32;
-            let w_in = self.params.as_device_ptr();
-            let w_out = w_in.wrapping_add(self.sizes[0]);
-            let w_y = match self.tying {
-                Tying::Tied => w_in,
-                Tying::Untied => w_out.wrapping_add(self.sizes[1]),
-            };
-            let dh = if want_grad { self.dh.as_device_ptr() } else { DevicePointer::null() };
-            let stream = &self.stream;
-            let module = &self.module;
-            let e = |e| cuda_err("launching a kernel", e);
-            unsafe {
-                let f = module.get_function("first_layer").map_err(e)?;
-                launch!(f<<<blocks(b.rows * self.width, 256), 256, 0, stream>>>(
-                    w_in, w_y, b.x.as_device_ptr(), b.y.as_device_ptr(), rows, m,
-                    act_code(self.act), self.a.as_device_ptr(), dh
-                ))
-                .map_err(e)?;
-                // Z (R x p) = A (R x M) . W_out^T (M x p)
-                self.gemm(
-                    rows, p, m,
-                    self.a.as_device_ptr(), m as i64, 1,
-                    w_out, p as i64, 1,
-                    self.z.as_device_ptr(), p as i64, DevicePointer::null(),
-                )?;
-                let f = module.get_function("loss_rows").map_err(e)?;
-                let kind = match self.loss {
-                    Loss::CeMean | Loss::CeSum => 0i32,
-                    Loss::Mse => 1i32,
-                };
-                launch!(f<<<blocks(b.rows, 128), 128, 0, stream>>>(
-                    self.z.as_device_ptr(), rows, p, b.label.as_device_ptr(),
-                    b.weight.as_device_ptr(), b.scale.as_device_ptr(), kind, want_grad as i32,
-                    self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr()
-                ))
-                .map_err(e)?;
-                let f = module.get_function("reduce2").map_err(e)?;
-                launch!(f<<<1, 256, 0, stream>>>(
-                    self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr(), rows,
-                    self.stats_ptr(slot, field), 0i32
-                ))
-                .map_err(e)?;
-            }
-            Ok(())
-        }
-
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn gemm(
-            &self,
-            nr: i32,
-            nc: i32,
-            nk: i32,
-            a: DevicePointer<f32>,
-            sai: i64,
-            sak: i64,
-            b: DevicePointer<f32>,
-            sbk: i64,
-            sbj: i64,
-            c: DevicePointer<f32>,
-            ldc: i64,
-            d: DevicePointer<f32>,
-        ) -> Result<()> {
-            let e = |e| cuda_err("launching a kernel", e);
-            let f = self.module.get_function("gemm_f32").map_err(e)?;
-            let stream = &self.stream;
-            let grid = ((nc as u32).div_ceil(64), (nr as u32).div_ceil(64));
-            launch!(f<<<grid, 256, 0, stream>>>(nr, nc, nk, a, sai, sak, b, sbk, sbj, c, ldc, d))
-                .map_err(e)
-        }
-
-        /// Queues the backward pass into `grads` (after `enqueue_forward(false, true, ..)`).
-        fn enqueue_backward(&self) -> Result<()> {
-            let (p, m) = (self.p as i32, self.width as i32);
-            let rows = self.train.rows as i32;
-            let w_out = self.params.as_device_ptr().wrapping_add(self.sizes[0]);
-            let g_in = self.grads.as_device_ptr();
-            let g_out = g_in.wrapping_add(self.sizes[0]);
-            let e = |e| cuda_err("launching a kernel", e);
-            unsafe {
-                // dW_out^T (M x p) = A^T (M x R) . G (R x p)
-                self.gemm(
-                    m, p, rows,
-                    self.a.as_device_ptr(), 1, m as i64,
-                    self.z.as_device_ptr(), p as i64, 1,
-                    g_out, p as i64, DevicePointer::null(),
-                )?;
-                // DH (R x M) <- (G (R x p) . W_out (p x M)) * DH
-                self.gemm(
-                    rows, m, p,
-                    self.z.as_device_ptr(), p as i64, 1,
-                    w_out, 1, p as i64,
-                    self.dh.as_device_ptr(), m as i64, self.dh.as_device_ptr(),
-                )?;
-                let f = self.module.get_function("scatter_first").map_err(e)?;
-                let stream = &self.stream;
-                let targets = match self.tying {
-                    Tying::Tied => vec![g_in],
-                    Tying::Untied => vec![g_in, g_out.wrapping_add(self.sizes[1])],
-                };
-                for ((offs, list), g) in self.train.lists.iter().zip(targets) {
-                    launch!(f<<<((self.width as u32).div_ceil(128), self.p as u32), 128, 0, stream>>>(
-                        self.dh.as_device_ptr(), m, offs.as_device_ptr(), list.as_device_ptr(), g
-                    ))
-                    .map_err(e)?;
-                }
-            }
-            Ok(())
-        }
-
-        /// Queues forward, backward and the update; scalars into stats slot `slot`.
-        pub(super) fn enqueue_step(&mut self, lr: f32, slot: usize) -> Result<()> {
-            self.current()?;
-            self.enqueue_forward(false, true, slot, 0)?;
-            self.enqueue_backward()?;
-            let n: i64 = self.sizes.iter().sum::<usize>() as i64;
-            let e = |e| cuda_err("launching a kernel", e);
-            let stream = &self.stream;
-            let partial = self.partial.as_device_ptr();
-            unsafe {
-                match &mut self.opt {
-                    OptKind::Sgd { wd } => {
-                        let f = self.module.get_function("sgd_step").map_err(e)?;
-                        launch!(f<<<OPT_BLOCKS, 256, 0, stream>>>(
-                            self.params.as_device_ptr(), self.grads.as_device_ptr(), n, lr, *wd,
-                            partial
-                        ))
-                        .map_err(e)?;
-                    }
-                    OptKind::Adamw { wd, b1, b2, eps, t } => {
-                        // The scalars exactly as src/optim.rs computes them in f32.
-                        *t += 1;
-                        let ti = *t as i32;
-                        let bc1 = 1.0f32 - b1.powi(ti);
-                        let bc2_sqrt = (1.0f32 - b2.powi(ti)).sqrt();
-                        let step = lr / bc1;
-                        let decay = 1.0f32 - lr * *wd;
-                        let f = self.module.get_function("adamw_step").map_err(e)?;
-                        launch!(f<<<OPT_BLOCKS, 256, 0, stream>>>(
-                            self.params.as_device_ptr(), self.grads.as_device_ptr(),
-                            self.adam_m.as_device_ptr(), self.adam_v.as_device_ptr(), n, decay,
-                            *b1, *b2, step, bc2_sqrt, *eps, partial
-                        ))
-                        .map_err(e)?;
-                    }
-                }
-                let f = self.module.get_function("reduce2").map_err(e)?;
-                launch!(f<<<1, 256, 0, stream>>>(
-                    partial, partial.wrapping_add(OPT_BLOCKS as usize), OPT_BLOCKS as i32,
-                    self.stats_ptr(slot, 2), 0i32
-                ))
-                .map_err(e)?;
-            }
-            Ok(())
-        }
-
-        fn fetch_stats(&self, slots: usize) -> Result<Vec<f64>> {
-            self.synchronize()?;
-            let mut host = vec![0.0f64; SLOT * BATCH];
-            self.stats
-                .copy_to(&mut host[..])
-                .map_err(|e| cuda_err("copying the step statistics", e))?;
-            host.truncate(SLOT * slots);
-            Ok(host)
-        }
-
-        fn eval_of(&self, b: &DevBatch, loss_sum: f64, correct: f64) -> Eval {
-            Eval {
-                loss: loss_sum * self.loss.normalisation(b.n),
-                accuracy: correct / b.n as f64,
-            }
-        }
-
-        fn stats_of(&self, s: &[f64]) -> EpochStats {
-            EpochStats {
-                test: self.test.as_ref().map(|t| self.eval_of(t, s[4], s[5])),
-                step: StepStats {
-                    train: self.eval_of(&self.train, s[0], s[1]),
-                    param_norm: s[2].sqrt(),
-                    grad_norm: s[3].sqrt(),
-                },
-            }
-        }
-
-        pub(super) fn run_epochs(&mut self, lrs: &[f32]) -> Result<Vec<EpochStats>> {
-            self.current()?;
-            let mut out = Vec::with_capacity(lrs.len());
-            for chunk in lrs.chunks(BATCH) {
-                for (k, &lr) in chunk.iter().enumerate() {
-                    if self.test.is_some() {
-                        self.enqueue_forward(true, false, k, 4)?;
-                    }
-                    self.enqueue_step(lr, k)?;
-                }
-                let s = self.fetch_stats(chunk.len())?;
-                out.extend(s.chunks(SLOT).map(|x| self.stats_of(x)));
-            }
-            Ok(out)
-        }
-
-        pub(super) fn step(&mut self, lr: f32) -> Result<StepStats> {
-            self.current()?;
-            self.enqueue_step(lr, 0)?;
-            let s = self.fetch_stats(1)?;
-            Ok(self.stats_of(&s).step)
-        }
-
-        pub(super) fn eval(&mut self, test: bool) -> Result<Option<Eval>> {
-            self.current()?;
-            if test && self.test.is_none() {
-                return Ok(None);
-            }
-            self.enqueue_forward(test, false, 0, 4)?;
-            let s = self.fetch_stats(1)?;
-            let b = if test { self.test.as_ref().expect("test") } else { &self.train };
-            Ok(Some(self.eval_of(b, s[4], s[5])))
-        }
-
-        pub(super) fn loss_and_grad(&mut self) -> Result<(Eval, Grads<f32>)> {
-            self.current()?;
-            self.enqueue_forward(false, true, 0, 0)?;
-            self.enqueue_backward()?;
-            let s = self.fetch_stats(1)?;
-            let mut g = vec![0.0f32; self.grads.len()];
-            self.grads
-                .copy_to(&mut g[..])
-                .map_err(|e| cuda_err("copying the gradient", e))?;
-            let net = self.unflatten(&g)?;
-            Ok((
-                self.eval_of(&self.train, s[0], s[1]),
-                Grads {
-                    w_in: net.w_in,
-                    w_out: net.w_out,
-                    w_in_y: net.w_in_y,
-                },
-            ))
-        }
-
-        fn unflatten(&self, v: &[f32]) -> Result<Network<f32>> {
-            let (p, m) = (self.p, self.width);
-            let (a, rest) = v.split_at(self.sizes[0]);
-            let (b, c) = rest.split_at(self.sizes[1]);
-            Network::new(
-                DMatrix::from_column_slice(m, p, a),
-                DMatrix::from_column_slice(p, m, b),
-                (!c.is_empty()).then(|| DMatrix::from_column_slice(m, p, c)),
-            )
-        }
-
-        fn split_tensors(&self, v: Vec<f32>) -> Vec<Vec<f32>> {
-            let mut out = Vec::new();
-            let mut i = 0;
-            for &n in &self.sizes {
-                out.push(v[i..i + n].to_vec());
-                i += n;
-            }
-            out
-        }
-
-        pub(super) fn network(&self) -> Result<Network<f32>> {
-            self.current()?;
-            self.synchronize()?;
-            let mut w = vec![0.0f32; self.params.len()];
-            self.params
-                .copy_to(&mut w[..])
-                .map_err(|e| cuda_err("copying the weights", e))?;
-            self.unflatten(&w)
-        }
-
-        pub(super) fn optimizer(&self) -> Result<Optimizer<f32>> {
-            self.current()?;
-            self.synchronize()?;
-            Ok(match self.opt {
-                OptKind::Sgd { wd } => Optimizer::Sgd(Sgd { weight_decay: wd }),
-                OptKind::Adamw { wd, b1, b2, eps, t } => {
-                    let e = |e| cuda_err("copying the optimiser state", e);
-                    let mut m = vec![0.0f32; self.adam_m.len()];
-                    let mut v = vec![0.0f32; self.adam_v.len()];
-                    self.adam_m.copy_to(&mut m[..]).map_err(e)?;
-                    self.adam_v.copy_to(&mut v[..]).map_err(e)?;
-                    Optimizer::Adamw(AdamW {
-                        weight_decay: wd,
-                        beta1: b1,
-                        beta2: b2,
-                        eps,
-                        t,
-                        m: self.split_tensors(m),
-                        v: self.split_tensors(v),
-                    })
-                }
-            })
-        }
-
-        pub(super) fn set_state(&mut self, net: Network<f32>, opt: Optimizer<f32>) -> Result<()> {
-            self.current()?;
-            self.synchronize()?;
-            let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
-            if sizes != self.sizes || net.p != self.p {
-                return Err(Error::Shape {
-                    what: "network given to the CUDA backend".into(),
-                    found: format!("tensor sizes {sizes:?}"),
-                    expected: format!("tensor sizes {:?}", self.sizes),
-                });
-            }
-            self.params
-                .copy_from(&concat(&net)[..])
-                .map_err(|e| cuda_err("uploading the weights", e))?;
-            let was_adam = matches!(self.opt, OptKind::Adamw { .. });
-            if was_adam != matches!(opt, Optimizer::Adamw(_)) {
-                return Err(Error::Shape {
-                    what: "optimiser given to the CUDA backend".into(),
-                    found: opt_name(&opt).into(),
-                    expected: if was_adam { "adamw" } else { "sgd" }.into(),
-                });
-            }
-            self.opt = opt_kind(&opt);
-            self.upload_opt(&opt)
-        }
-    }
-
-    fn opt_name(o: &Optimizer<f32>) -> &'static str {
-        match o {
-            Optimizer::Sgd(_) => "sgd",
-            Optimizer::Adamw(_) => "adamw",
-        }
+        with_engine!(mut self, e => e.set_state(net, opt).expect("cuda set_state"))
     }
 }
