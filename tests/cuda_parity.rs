@@ -326,14 +326,21 @@ fn loss_accuracy_and_gradients_match_the_cpu() {
         };
         assert_eval_close(c.name, cpu_ev, ref_ev, c.split.train.len());
         let r = grads_rel(&cpu_g, &ref_g32);
-        assert!(r <= REF_REL_TOL, "{}: CPU vs reference gradient {r:e}", c.name);
+        assert!(
+            r <= REF_REL_TOL,
+            "{}: CPU vs reference gradient {r:e}",
+            c.name
+        );
         // Twin vs CPU.
         let mut tw =
             CudaTwin::new(c.net.clone(), c.act, c.loss, &c.split, sgd(&c.net, 0.0)).unwrap();
         let (tw_ev, tw_g) = tw.loss_and_grad().unwrap();
         assert_eval_close(c.name, tw_ev, cpu_ev, c.split.train.len());
         let r = grads_rel(&tw_g, &cpu_g);
-        println!("{}: twin vs CPU gradient {r:e}, loss {} vs {}", c.name, tw_ev.loss, cpu_ev.loss);
+        println!(
+            "{}: twin vs CPU gradient {r:e}, loss {} vs {}",
+            c.name, tw_ev.loss, cpu_ev.loss
+        );
         assert!(r <= GRAD_REL_TOL, "{}: twin vs CPU gradient {r:e}", c.name);
         // Test-set evaluation (partial splits).
         let mut cpu_b = CpuBackend::new(c.net.clone(), c.act, c.loss, &c.split, sgd(&c.net, 0.0));
@@ -354,10 +361,19 @@ fn loss_accuracy_and_gradients_match_the_cpu() {
         assert_eval_close(c.name, ev, cpu_ev, c.split.train.len());
         let r = grads_rel(&g, &cpu_g);
         println!("{}: device vs CPU gradient {r:e}", c.name);
-        assert!(r <= GRAD_REL_TOL, "{}: device vs CPU gradient {r:e}", c.name);
+        assert!(
+            r <= GRAD_REL_TOL,
+            "{}: device vs CPU gradient {r:e}",
+            c.name
+        );
         // The device reproduces its twin exactly (same operations in the same order).
         assert_eq!(ev, tw_ev, "{}: device vs twin loss/accuracy", c.name);
-        assert_eq!(grads_rel(&g, &tw_g), 0.0, "{}: device vs twin gradient", c.name);
+        assert_eq!(
+            grads_rel(&g, &tw_g),
+            0.0,
+            "{}: device vs twin gradient",
+            c.name
+        );
     }
 }
 
@@ -373,9 +389,19 @@ fn one_step_case(opt_of: fn(&Network<f32>, f64) -> Optimizer<f32>, wd: f64, lr: 
         assert_eval_close(who, s.train, s_cpu.train, c.split.train.len());
         // Both norms are f64 sums of the same f32 squares in another order.
         let pn = (s.param_norm - s_cpu.param_norm).abs() / s_cpu.param_norm;
-        assert!(pn <= 1e-12, "{who}: parameter norm {} vs {}", s.param_norm, s_cpu.param_norm);
+        assert!(
+            pn <= 1e-12,
+            "{who}: parameter norm {} vs {}",
+            s.param_norm,
+            s_cpu.param_norm
+        );
         let gn = (s.grad_norm - s_cpu.grad_norm).abs() / s_cpu.grad_norm;
-        assert!(gn <= GRAD_REL_TOL, "{who}: gradient norm {} vs {}", s.grad_norm, s_cpu.grad_norm);
+        assert!(
+            gn <= GRAD_REL_TOL,
+            "{who}: gradient norm {} vs {}",
+            s.grad_norm,
+            s_cpu.grad_norm
+        );
         // Weights after the update: start + lr * (update of relative size GRAD_REL_TOL).
         let r = params_rel(net, &cpu.network());
         assert!(r <= GRAD_REL_TOL, "{who}: weights after one step {r:e}");
@@ -387,7 +413,10 @@ fn one_step_case(opt_of: fn(&Network<f32>, f64) -> Optimizer<f32>, wd: f64, lr: 
         for k in 0..a.m.len() {
             assert!(rel_max(&a.m[k], &b.m[k]) <= GRAD_REL_TOL, "first moments");
             // v ~ g^2: twice the gradient's relative error.
-            assert!(rel_max(&a.v[k], &b.v[k]) <= 2.0 * GRAD_REL_TOL, "second moments");
+            assert!(
+                rel_max(&a.v[k], &b.v[k]) <= 2.0 * GRAD_REL_TOL,
+                "second moments"
+            );
         }
     }
     if !gpu() {
@@ -398,7 +427,11 @@ fn one_step_case(opt_of: fn(&Network<f32>, f64) -> Optimizer<f32>, wd: f64, lr: 
     let s_dev = dev.step(lr);
     check("device", s_dev, &dev.network());
     assert_eq!(s_dev, s_tw, "device vs twin statistics");
-    assert_eq!(params_rel(&dev.network(), &tw.network()), 0.0, "device vs twin weights");
+    assert_eq!(
+        params_rel(&dev.network(), &tw.network()),
+        0.0,
+        "device vs twin weights"
+    );
     assert_eq!(dev.optimizer(), o_tw, "device vs twin optimiser state");
 }
 
@@ -432,13 +465,18 @@ fn adamw_1000_steps_stay_within_the_f32_drift() {
     let (act, loss) = (Activation::Quad, Loss::CeMean);
     // The reference schedule: warm-up over 10 updates, lr passed in per step.
     let sched = Schedule::Warmup { steps: 10 };
-    let lrs: Vec<f32> = (0..STEPS).map(|s| sched.lr(1e-3, s as u64) as f32).collect();
+    let lrs: Vec<f32> = (0..STEPS)
+        .map(|s| sched.lr(1e-3, s as u64) as f32)
+        .collect();
     let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
     let opt64 = OptimizerConfig::adamw(WD).build::<f64>(&sizes).unwrap();
     let mut cpu32 = CpuBackend::new(net.clone(), act, loss, &split, adamw(&net, WD));
     let mut cpu64 = CpuBackend::new(net64, act, loss, &split, opt64);
     let l32 = run_steps(&mut cpu32, &lrs);
-    let l64: Vec<f64> = lrs.iter().map(|&lr| cpu64.step(lr as f64).train.loss).collect();
+    let l64: Vec<f64> = lrs
+        .iter()
+        .map(|&lr| cpu64.step(lr as f64).train.loss)
+        .collect();
     // The same rule for the last logged loss (relative).
     let ref_loss = (l32[STEPS - 1] - l64[STEPS - 1]).abs() / l64[STEPS - 1];
     let loss_bound = (DRIFT_FACTOR * ref_loss).max(LOSS_REL_TOL);
@@ -454,7 +492,11 @@ fn adamw_1000_steps_stay_within_the_f32_drift() {
         l32[0]
     );
     // The run must actually train, or the drift test says nothing.
-    assert!(final_loss < 1e-2 * l32[0], "the run did not train: {} -> {final_loss}", l32[0]);
+    assert!(
+        final_loss < 1e-2 * l32[0],
+        "the run did not train: {} -> {final_loss}",
+        l32[0]
+    );
     let mut tw = CudaTwin::new(net.clone(), act, loss, &split, adamw(&net, WD)).unwrap();
     let tw_stats = tw.run_epochs(&lrs).unwrap();
     let tw_drift = params_rel(&tw.network(), &w32);
@@ -462,7 +504,11 @@ fn adamw_1000_steps_stay_within_the_f32_drift() {
     assert!(tw_drift <= bound, "twin drift {tw_drift:e} > {bound:e}");
     let tw_final = tw_stats.last().unwrap().step.train.loss;
     let l_rel = (tw_final - l32[STEPS - 1]).abs() / l32[STEPS - 1];
-    assert!(l_rel <= loss_bound, "twin final loss {tw_final} vs {}", l32[STEPS - 1]);
+    assert!(
+        l_rel <= loss_bound,
+        "twin final loss {tw_final} vs {}",
+        l32[STEPS - 1]
+    );
     if !gpu() {
         return;
     }
@@ -473,9 +519,20 @@ fn adamw_1000_steps_stay_within_the_f32_drift() {
     assert!(dev_drift <= bound, "device drift {dev_drift:e} > {bound:e}");
     let dev_final = dev_stats.last().unwrap().step.train.loss;
     let l_rel = (dev_final - l32[STEPS - 1]).abs() / l32[STEPS - 1];
-    assert!(l_rel <= loss_bound, "device final loss {dev_final} vs {}", l32[STEPS - 1]);
-    assert_eq!(dev_stats, tw_stats, "device vs twin statistics over {STEPS} steps");
-    assert_eq!(params_rel(&dev.network(), &tw.network()), 0.0, "device vs twin weights");
+    assert!(
+        l_rel <= loss_bound,
+        "device final loss {dev_final} vs {}",
+        l32[STEPS - 1]
+    );
+    assert_eq!(
+        dev_stats, tw_stats,
+        "device vs twin statistics over {STEPS} steps"
+    );
+    assert_eq!(
+        params_rel(&dev.network(), &tw.network()),
+        0.0,
+        "device vs twin weights"
+    );
 }
 
 /// Batched epochs equal epoch-by-epoch stepping (same kernels, same order), on any Kernels.
@@ -546,13 +603,22 @@ fn a_missing_device_is_a_clear_error() {
         Err(e) => {
             // Without the feature, driver or device: the same typed error from the constructor.
             assert!(
-                matches!(e, Error::BackendUnavailable { backend: "cuda", .. }),
+                matches!(
+                    e,
+                    Error::BackendUnavailable {
+                        backend: "cuda",
+                        ..
+                    }
+                ),
                 "unexpected error {e:?}"
             );
             let msg = e.to_string();
             assert!(msg.starts_with("backend 'cuda' unavailable: "), "{msg}");
             match made {
-                Err(Error::BackendUnavailable { backend: "cuda", reason }) => {
+                Err(Error::BackendUnavailable {
+                    backend: "cuda",
+                    reason,
+                }) => {
                     assert!(!reason.is_empty())
                 }
                 Err(other) => panic!("unexpected error {other:?}"),

@@ -157,10 +157,7 @@ impl KernelBatch {
         let scale = b.weight.iter().map(|&w| s * w).collect();
         let lists = match tying {
             Tying::Tied => vec![first_layer_lists(p, &[&b.x, &b.y])],
-            Tying::Untied => vec![
-                first_layer_lists(p, &[&b.x]),
-                first_layer_lists(p, &[&b.y]),
-            ],
+            Tying::Untied => vec![first_layer_lists(p, &[&b.x]), first_layer_lists(p, &[&b.y])],
         };
         KernelBatch {
             rows: b.rows(),
@@ -278,11 +275,27 @@ pub trait Kernels {
     /// Makes the executor usable on the calling thread (the device: sets its context current).
     fn begin(&self) -> Result<()>;
     /// `first_layer`: A = sigma(h), DH = sigma'(h) when `with_dh`.
-    fn first_layer(&mut self, w_x: At, w_y: At, sel: Sel, rows: usize, width: usize, act: i32, with_dh: bool) -> Result<()>;
+    fn first_layer(
+        &mut self,
+        w_x: At,
+        w_y: At,
+        sel: Sel,
+        rows: usize,
+        width: usize,
+        act: i32,
+        with_dh: bool,
+    ) -> Result<()>;
     /// `gemm_f32`.
     fn gemm(&mut self, call: &GemmCall) -> Result<()>;
     /// `loss_rows` on Z, RowLoss, RowCorrect.
-    fn loss_rows(&mut self, sel: Sel, rows: usize, p: usize, kind: i32, want_grad: bool) -> Result<()>;
+    fn loss_rows(
+        &mut self,
+        sel: Sel,
+        rows: usize,
+        p: usize,
+        kind: i32,
+        want_grad: bool,
+    ) -> Result<()>;
     /// `reduce2`: out[0] = sum x[..n], out[1] = sum y[..n].
     fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()>;
     /// `scatter_first` with the training batch's list `list` from DH into `g`.
@@ -387,15 +400,21 @@ impl Layout {
 /// Host copy of the optimiser's hyper-parameters and step count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum OptKind {
-    Sgd { wd: f32 },
-    Adamw { wd: f32, b1: f32, b2: f32, eps: f32, t: u64 },
+    Sgd {
+        wd: f32,
+    },
+    Adamw {
+        wd: f32,
+        b1: f32,
+        b2: f32,
+        eps: f32,
+        t: u64,
+    },
 }
 
 fn opt_kind(opt: &Optimizer<f32>) -> OptKind {
     match opt {
-        Optimizer::Sgd(s) => OptKind::Sgd {
-            wd: s.weight_decay,
-        },
+        Optimizer::Sgd(s) => OptKind::Sgd { wd: s.weight_decay },
         Optimizer::Adamw(a) => OptKind::Adamw {
             wd: a.weight_decay,
             b1: a.beta1,
@@ -504,7 +523,8 @@ impl<K: Kernels> Engine<K> {
         };
         let (p, width, act) = (lay.p, lay.width, act_code(lay.act));
         let call = lay.logits_gemm(rows);
-        self.k.first_layer(w_x, w_y, sel, rows, width, act, want_grad)?;
+        self.k
+            .first_layer(w_x, w_y, sel, rows, width, act, want_grad)?;
         self.k.gemm(&call)?;
         self.k.loss_rows(sel, rows, p, kind, want_grad)?;
         self.k.reduce2(
@@ -523,7 +543,8 @@ impl<K: Kernels> Engine<K> {
         let (p, width, s) = (self.lay.p, self.lay.width, self.lay.sizes.clone());
         self.k.scatter_first(0, width, p, at(Buf::Grads, 0))?;
         if self.lay.tying == Tying::Untied {
-            self.k.scatter_first(1, width, p, at(Buf::Grads, s[0] + s[1]))?;
+            self.k
+                .scatter_first(1, width, p, at(Buf::Grads, s[0] + s[1]))?;
         }
         Ok(())
     }
@@ -698,7 +719,8 @@ impl<K: Kernels> Engine<K> {
         if let Optimizer::Adamw(a) = &opt {
             check_moments(&self.lay, a)?;
         }
-        self.k.write_f32(Buf::Params, &net.param_slices().concat())?;
+        self.k
+            .write_f32(Buf::Params, &net.param_slices().concat())?;
         if let Optimizer::Adamw(a) = &opt {
             self.k.write_f32(Buf::AdamM, &a.m.concat())?;
             self.k.write_f32(Buf::AdamV, &a.v.concat())?;

@@ -9,7 +9,7 @@ use modadd::model::{Activation, Init, Tying};
 use modadd::optim::{OptimizerConfig, Schedule};
 use modadd::real::Real;
 use modadd::task::{all_pairs, read_pairs_csv, Pair, Task};
-use modadd::train::{self, Precision, Progress, RunOptions, TrainConfig};
+use modadd::train::{self, BackendKind, Precision, Progress, RunOptions, TrainConfig};
 use modadd::weights;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -99,7 +99,7 @@ struct TrainArgs {
     /// Precision: f32 (the presets' default, like PyTorch) or f64.
     #[arg(long)]
     precision: Option<String>,
-    /// Backend: cpu (cuda needs a build with --features cuda).
+    /// Backend: cpu, or cuda (f32; needs a build with --features cuda and a CUDA device).
     #[arg(long, default_value = "cpu")]
     backend: String,
     /// Output folder [default: runs/<preset>_p<P>].
@@ -248,23 +248,12 @@ fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
     Ok(c)
 }
 
-fn check_backend(name: &str) -> Result<()> {
-    match name {
-        "cpu" => Ok(()),
-        "cuda" => Err(Error::BackendUnavailable {
-            backend: "cuda",
-            reason: "this build has no CUDA backend (rebuild with --features cuda)".into(),
-        }),
-        _ => Err(Error::UnknownName {
-            kind: "backend",
-            name: name.into(),
-            expected: "cpu, cuda".into(),
-        }),
-    }
-}
-
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    check_backend(&a.backend)?;
+    let backend = BackendKind::parse(&a.backend)?;
+    if backend == BackendKind::Cuda {
+        // Before anything else: no feature, driver or device is one clear line.
+        modadd::backend::cuda_available()?;
+    }
     let prog = progress(a.quiet);
     if a.resume {
         let out = a.out.clone().ok_or(Error::InvalidParameter {
@@ -272,7 +261,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             value: f64::NAN,
             expected: "--out DIR naming the run to resume",
         })?;
-        let s = train::resume(&out, a.epochs, prog)?;
+        let s = train::resume_on(&out, a.epochs, prog, backend)?;
         println!("resumed {}: {} epochs run", out.display(), s.epochs_run);
         return Ok(());
     }
@@ -284,20 +273,25 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             cfg.p
         ))
     });
-    let s = train::run(
+    let s = train::run_on(
         &cfg,
         &RunOptions {
             out: out.clone(),
             force: a.force,
             progress: prog,
         },
+        backend,
     )?;
     if let Some(r) = s.last {
         println!(
             "{}: {} epochs{}; last logged epoch {}: train loss {} acc {}, test loss {} acc {}",
             out.display(),
             s.epochs_run,
-            if s.plateau_stopped { " (plateau stop)" } else { "" },
+            if s.plateau_stopped {
+                " (plateau stop)"
+            } else {
+                ""
+            },
             r.epoch,
             fmt_f64(r.train_loss),
             fmt_f64(r.train_acc),
@@ -390,7 +384,11 @@ fn eval_with<T: Real>(
             ],
             &rows,
         )?;
-        m.add("eval.csv", n, "loss and accuracy of the weights on the pairs");
+        m.add(
+            "eval.csv",
+            n,
+            "loss and accuracy of the weights on the pairs",
+        );
         let g = modadd::model::Network::new(grads.w_in, grads.w_out, grads.w_in_y)?;
         weights::write_weight_folder(&out.join("grad"), &g)?;
         m.add(

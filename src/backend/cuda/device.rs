@@ -1,7 +1,10 @@
 //! The device executor of [`super::Kernels`]: buffers in device memory, kernels launched from
 //! the embedded PTX on one stream (feature `cuda`).
 
-use super::{AdamScalars, At, Buf, GemmCall, KernelBatch, Kernels, Sel, Setup, BLOCK, OPT_BLOCKS, PTX, SLOT, STATS_BATCH};
+use super::{
+    AdamScalars, At, Buf, GemmCall, KernelBatch, Kernels, Sel, Setup, BLOCK, OPT_BLOCKS, PTX, SLOT,
+    STATS_BATCH,
+};
 use crate::error::{Error, Result};
 use cust::context::CurrentContext;
 use cust::error::CudaError;
@@ -53,7 +56,11 @@ impl DevBatch {
         if with_lists {
             for (offs, list) in &b.lists {
                 // Device buffers cannot be empty: keep one unused entry.
-                let list = if list.is_empty() { vec![0] } else { list.clone() };
+                let list = if list.is_empty() {
+                    vec![0]
+                } else {
+                    list.clone()
+                };
                 lists.push((
                     DeviceBuffer::from_slice(offs).map_err(e)?,
                     DeviceBuffer::from_slice(&list).map_err(e)?,
@@ -237,7 +244,11 @@ impl Kernels for DeviceKernels {
         let stream = &self.stream;
         let grid = ((c.nc as u32).div_ceil(64), (c.nr as u32).div_ceil(64));
         let out = self.p32(c.c);
-        let d = if c.scale_by_c { out } else { DevicePointer::null() };
+        let d = if c.scale_by_c {
+            out
+        } else {
+            DevicePointer::null()
+        };
         unsafe {
             launch!(f<<<grid, 256, 0, stream>>>(
                 c.nr as i32, c.nc as i32, c.nk as i32,
@@ -249,7 +260,14 @@ impl Kernels for DeviceKernels {
         }
     }
 
-    fn loss_rows(&mut self, sel: Sel, rows: usize, p: usize, kind: i32, want_grad: bool) -> Result<()> {
+    fn loss_rows(
+        &mut self,
+        sel: Sel,
+        rows: usize,
+        p: usize,
+        kind: i32,
+        want_grad: bool,
+    ) -> Result<()> {
         let f = self.function("loss_rows")?;
         let b = self.batch(sel);
         let stream = &self.stream;

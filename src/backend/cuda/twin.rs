@@ -14,8 +14,8 @@
 #![allow(clippy::excessive_precision)]
 
 use super::{
-    act_code, AdamScalars, At, Buf, Engine, EpochStats, GemmCall, KernelBatch, Kernels, Sel,
-    BLOCK, OPT_BLOCKS, SLOT, STATS_BATCH,
+    act_code, AdamScalars, At, Buf, Engine, EpochStats, GemmCall, KernelBatch, Kernels, Sel, BLOCK,
+    OPT_BLOCKS, SLOT, STATS_BATCH,
 };
 use crate::backend::{Backend, StepStats};
 use crate::error::Result;
@@ -372,7 +372,14 @@ impl Kernels for HostKernels {
         Ok(())
     }
 
-    fn loss_rows(&mut self, sel: Sel, rows: usize, p: usize, kind: i32, want_grad: bool) -> Result<()> {
+    fn loss_rows(
+        &mut self,
+        sel: Sel,
+        rows: usize,
+        p: usize,
+        kind: i32,
+        want_grad: bool,
+    ) -> Result<()> {
         let b = self.batch(sel).clone();
         for r in 0..rows {
             let zr = &mut self.z[r * p..(r + 1) * p];
