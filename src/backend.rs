@@ -60,13 +60,7 @@ pub struct CpuBackend<T: Real> {
 
 impl<T: Real> CpuBackend<T> {
     /// Prepares the split's pairs for `net` and takes ownership of the weights and optimiser.
-    pub fn new(
-        net: Network<T>,
-        act: Activation,
-        loss: Loss,
-        split: &Split,
-        opt: Optimizer<T>,
-    ) -> Self {
+    pub fn new(net: Network<T>, act: Activation, loss: Loss, split: &Split, opt: Optimizer<T>) -> Self {
         let tying = net.tying();
         let train = Batch::new(&split.train, tying);
         let test = (!split.full).then(|| Batch::new(&split.test, tying));
@@ -96,13 +90,7 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
 
     fn eval_test(&mut self) -> Option<Eval> {
         let batch = self.test.as_ref()?;
-        Some(evaluate(
-            &self.net,
-            self.act,
-            self.loss,
-            batch,
-            &mut self.ws,
-        ))
+        Some(evaluate(&self.net, self.act, self.loss, batch, &mut self.ws))
     }
 
     fn eval_train(&mut self) -> Eval {

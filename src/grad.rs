@@ -66,8 +66,7 @@ impl<T: Real> Batch<T> {
             // unordered operands and label have identical logits and gradients.
             let mut map: BTreeMap<(u32, u32, u32), u32> = BTreeMap::new();
             for q in pairs {
-                *map.entry((q.x.min(q.y), q.x.max(q.y), q.label))
-                    .or_insert(0) += 1;
+                *map.entry((q.x.min(q.y), q.x.max(q.y), q.label)).or_insert(0) += 1;
             }
             let mut b = Batch::empty();
             for ((a, c, l), w) in map {

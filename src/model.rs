@@ -342,7 +342,13 @@ impl<T: Real> Network<T> {
     }
 
     /// Random initialisation (see module docs for the draw order).
-    pub fn init(p: usize, width: usize, init: Init, tying: Tying, seed: u64) -> Result<Network<T>> {
+    pub fn init(
+        p: usize,
+        width: usize,
+        init: Init,
+        tying: Tying,
+        seed: u64,
+    ) -> Result<Network<T>> {
         check_modulus(p)?;
         if width == 0 {
             return Err(Error::InvalidWidth { width });

@@ -83,7 +83,9 @@ impl Real for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        matrixmultiply::sgemm(
+            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
     }
 }
 
@@ -111,7 +113,9 @@ impl Real for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        matrixmultiply::dgemm(
+            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
     }
 }
 
@@ -178,14 +182,8 @@ pub fn gemm<T: Real>(
     if sc.rows == 0 || sc.cols == 0 {
         return;
     }
-    assert!(
-        sa.cols == 0 || sa.max_index() < a.len(),
-        "gemm: A out of bounds"
-    );
-    assert!(
-        sb.cols == 0 || sb.max_index() < b.len(),
-        "gemm: B out of bounds"
-    );
+    assert!(sa.cols == 0 || sa.max_index() < a.len(), "gemm: A out of bounds");
+    assert!(sb.cols == 0 || sb.max_index() < b.len(), "gemm: B out of bounds");
     assert!(sc.max_index() < c.len(), "gemm: C out of bounds");
     // SAFETY: every index reached is checked above to be within its slice; C is a unique borrow.
     unsafe {

@@ -258,9 +258,7 @@ impl Split {
 /// Errors name the file and the 1-based line of a malformed row; pairs are checked against `p`.
 pub fn read_pairs_csv(path: &Path, p: usize) -> Result<Vec<(usize, usize)>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(file);
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
     let parse_err = |line: usize, message: String| Error::Parse {
         path: path.to_path_buf(),
         line,

@@ -436,7 +436,9 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
     /// True when the run should end after the epoch just taken (epoch count or plateau).
     pub fn finished(&self) -> bool {
         self.epoch >= self.config.epochs
-            || (self.config.plateau_stop && self.epoch > 0 && self.plateau.stop_at(self.epoch - 1))
+            || (self.config.plateau_stop
+                && self.epoch > 0
+                && self.plateau.stop_at(self.epoch - 1))
     }
 
     /// Writes a checkpoint of the current state to `dir` (see module docs).
@@ -581,10 +583,7 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
                 found,
             });
         }
-        for m in RUN_MARKERS
-            .iter()
-            .chain(["summary.csv", "train_pairs.csv"].iter())
-        {
+        for m in RUN_MARKERS.iter().chain(["summary.csv", "train_pairs.csv"].iter()) {
             let _ = std::fs::remove_file(out.join(m));
         }
         for d in ["checkpoints", "final"] {
@@ -732,10 +731,7 @@ pub fn latest_checkpoint(out: &Path) -> Result<Option<PathBuf>> {
     for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
         let e = e.map_err(|e| Error::io(&dir, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(n) = name
-            .strip_prefix("epoch_")
-            .and_then(|s| s.parse::<usize>().ok())
-        {
+        if let Some(n) = name.strip_prefix("epoch_").and_then(|s| s.parse::<usize>().ok()) {
             if e.path().join("state.json").exists() && best.as_ref().is_none_or(|(b, _)| n > *b) {
                 best = Some((n, e.path()));
             }
@@ -792,11 +788,7 @@ fn drive<T: Real, B: Backend<T>>(
     let mut records: Vec<EpochRecord> = Vec::new();
     if let Some(ck) = resume_from {
         let e = t.load_checkpoint(ck)?;
-        let src = if partial.exists() {
-            &partial
-        } else {
-            &log_path
-        };
+        let src = if partial.exists() { &partial } else { &log_path };
         records = read_log(src, e)?;
         t.replay(&records);
     } else {
@@ -926,7 +918,10 @@ fn drive<T: Real, B: Backend<T>>(
         let rows = vec![
             vec!["epochs_run".into(), t.epoch.to_string()],
             vec!["plateau_stopped".into(), plateau_stopped.to_string()],
-            vec!["final_test_loss".into(), fmt_f64(final_test.loss)],
+            vec![
+                "final_test_loss".into(),
+                fmt_f64(final_test.loss),
+            ],
             vec!["final_test_acc".into(), fmt_f64(final_test.accuracy)],
             vec![
                 "last_logged_train_acc".into(),

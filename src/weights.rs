@@ -193,10 +193,7 @@ fn open_npy(path: &Path) -> Result<npyz::NpyFile<std::io::BufReader<std::fs::Fil
     npyz::NpyFile::new(std::io::BufReader::new(f)).map_err(|e| Error::io(path, e))
 }
 
-fn npy_data<T: Real>(
-    path: &Path,
-    f: npyz::NpyFile<std::io::BufReader<std::fs::File>>,
-) -> Result<Vec<T>> {
+fn npy_data<T: Real>(path: &Path, f: npyz::NpyFile<std::io::BufReader<std::fs::File>>) -> Result<Vec<T>> {
     let dtype = f.dtype();
     f.into_vec::<T>().map_err(|e| Error::Checkpoint {
         path: path.to_path_buf(),

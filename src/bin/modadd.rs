@@ -287,11 +287,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             "{}: {} epochs{}; last logged epoch {}: train loss {} acc {}, test loss {} acc {}",
             out.display(),
             s.epochs_run,
-            if s.plateau_stopped {
-                " (plateau stop)"
-            } else {
-                ""
-            },
+            if s.plateau_stopped { " (plateau stop)" } else { "" },
             r.epoch,
             fmt_f64(r.train_loss),
             fmt_f64(r.train_acc),
@@ -384,11 +380,7 @@ fn eval_with<T: Real>(
             ],
             &rows,
         )?;
-        m.add(
-            "eval.csv",
-            n,
-            "loss and accuracy of the weights on the pairs",
-        );
+        m.add("eval.csv", n, "loss and accuracy of the weights on the pairs");
         let g = modadd::model::Network::new(grads.w_in, grads.w_out, grads.w_in_y)?;
         weights::write_weight_folder(&out.join("grad"), &g)?;
         m.add(
