@@ -25,6 +25,8 @@
 #define CTAID_X ((int)blockIdx.x)
 #define CTAID_Y ((int)blockIdx.y)
 #define NCTAID_X ((int)gridDim.x)
+#define NCTAID_Y ((int)gridDim.y)
+#define CTAID_Z ((int)blockIdx.z)
 #define SYNC() __syncthreads()
 #define SQRTF(x) __fsqrt_rn(x)
 #define FMAF(a, b, c) __fmaf_rn(a, b, c)
@@ -38,6 +40,8 @@
 #define CTAID_X ((int)__nvvm_read_ptx_sreg_ctaid_x())
 #define CTAID_Y ((int)__nvvm_read_ptx_sreg_ctaid_y())
 #define NCTAID_X ((int)__nvvm_read_ptx_sreg_nctaid_x())
+#define NCTAID_Y ((int)__nvvm_read_ptx_sreg_nctaid_y())
+#define CTAID_Z ((int)__nvvm_read_ptx_sreg_ctaid_z())
 #define SYNC() __syncthreads()
 #define SQRTF(x) __nvvm_sqrt_rn_f(x)
 #define FMAF(a, b, c) __builtin_fmaf(a, b, c)
@@ -187,17 +191,17 @@ DEVFN float act_deriv(int act, float u) {
 
 // ---------------------------------------------------------------------------------------------
 // First layer: h[r, m] = W_x[m, x_r] + W_y[m, y_r];  A[r, m] = sigma(h);  DH[r, m] = sigma'(h)
-// (DH skipped when null). W_y = W_x for the tied model. One thread per (r, m), grid-stride.
+// (DH skipped when null). W_y = W_x for the tied model. Thread (m, r): m from blockIdx.x and the
+// thread, r from blockIdx.y striding by gridDim.y (no 64-bit division).
 // ---------------------------------------------------------------------------------------------
 KERNEL void first_layer(const float* __restrict__ w_x, const float* __restrict__ w_y,
                         const u32* __restrict__ xs, const u32* __restrict__ ys, int rows, int width,
                         int act, float* __restrict__ a, float* __restrict__ dh) {
-  u64 total = (u64)rows * (u64)width;
-  u64 stride = (u64)NCTAID_X * (u64)NTID_X;
-  for (u64 e = (u64)CTAID_X * NTID_X + TID_X; e < total; e += stride) {
-    u64 r = e / (u64)width;
-    u64 m = e - r * (u64)width;
-    float h = w_x[(u64)xs[r] * width + m] + w_y[(u64)ys[r] * width + m];
+  int m = CTAID_X * NTID_X + TID_X;
+  if (m >= width) return;
+  for (int r = CTAID_Y; r < rows; r += NCTAID_Y) {
+    float h = w_x[(i64)xs[r] * width + m] + w_y[(i64)ys[r] * width + m];
+    i64 e = (i64)r * width + m;
     a[e] = act_value(act, h);
     if (dh) dh[e] = act_deriv(act, h);
   }
@@ -206,9 +210,13 @@ KERNEL void first_layer(const float* __restrict__ w_x, const float* __restrict__
 // ---------------------------------------------------------------------------------------------
 // GEMM with arbitrary strides:  C[i*ldc + j] = sum_k A(i, k) B(k, j)   (times D[i*ldc + j] when
 // D is not null), A(i, k) = a[i*sai + k*sak], B(k, j) = b[k*sbk + j*sbj], 0 <= i < nr,
-// 0 <= j < nc, 0 <= k < nk. C may alias D (used in place: DH <- DA * DH). A 64 x 64 output
-// tile per block of 256 threads, 4 x 4 per thread, k in slices of 16 through shared memory.
-// Each output is one fmaf chain over k in increasing order (deterministic).
+// 0 <= j < nc, 0 <= k < nk. C may alias D (used in place: DH <- DA * DH).
+// Split K: block z = s sums only k in [s*kchunk, min((s+1)*kchunk, nk)) and writes its partial
+// result to c + s*split_stride (kchunk a multiple of 16; one split: kchunk >= nk, stride 0);
+// sum_splits then adds the partials in the order s = 0, 1, ... (D must be null when split).
+// A 64 x 64 output tile per block of 256 threads, 4 x 4 per thread, k in slices of 16 through
+// shared memory. Each output of a split is one fmaf chain over its k in increasing order, from 0
+// (deterministic; the zero padding of the last slice adds exact fmaf(0, 0, acc) steps).
 // ---------------------------------------------------------------------------------------------
 #define TBM 64
 #define TBN 64
@@ -216,27 +224,30 @@ KERNEL void first_layer(const float* __restrict__ w_x, const float* __restrict__
 
 KERNEL void gemm_f32(int nr, int nc, int nk, const float* __restrict__ a, i64 sai, i64 sak,
                      const float* __restrict__ b, i64 sbk, i64 sbj, float* c, i64 ldc,
-                     const float* d) {
+                     const float* d, int kchunk, i64 split_stride) {
   SHARED float As[TBK][TBM + 1];
   SHARED float Bs[TBK][TBN + 1];
   int tid = TID_X;
   int tx = tid & 15, ty = tid >> 4;
   i64 i0 = (i64)CTAID_Y * TBM, j0 = (i64)CTAID_X * TBN;
+  int kbeg = CTAID_Z * kchunk;
+  int kend = nk - kbeg < kchunk ? nk : kbeg + kchunk;
+  c += (i64)CTAID_Z * split_stride;
   float acc[4][4];
   for (int u = 0; u < 4; ++u)
     for (int v = 0; v < 4; ++v) acc[u][v] = 0.0f;
-  for (int k0 = 0; k0 < nk; k0 += TBK) {
+  for (int k0 = kbeg; k0 < kend; k0 += TBK) {
     for (int q = 0; q < 4; ++q) {
       int e = tid + q * 256;
       int ii, kk;
       if (sak == 1) { kk = e & 15; ii = e >> 4; } else { ii = e & 63; kk = e >> 6; }
       i64 gi = i0 + ii, gk = (i64)k0 + kk;
-      As[kk][ii] = (gi < nr && gk < nk) ? a[gi * sai + gk * sak] : 0.0f;
+      As[kk][ii] = (gi < nr && gk < kend) ? a[gi * sai + gk * sak] : 0.0f;
       int jj;
       if (sbk == 1) { kk = e & 15; jj = e >> 4; } else { jj = e & 63; kk = e >> 6; }
       i64 gj = j0 + jj;
       gk = (i64)k0 + kk;
-      Bs[kk][jj] = (gj < nc && gk < nk) ? b[gk * sbk + gj * sbj] : 0.0f;
+      Bs[kk][jj] = (gj < nc && gk < kend) ? b[gk * sbk + gj * sbj] : 0.0f;
     }
     SYNC();
     for (int kk = 0; kk < TBK; ++kk) {
@@ -258,6 +269,17 @@ KERNEL void gemm_f32(int nr, int nc, int nk, const float* __restrict__ a, i64 sa
       if (d) val = val * d[i * ldc + j];
       c[i * ldc + j] = val;
     }
+  }
+}
+
+// out[e] = ((ws[e] + ws[stride + e]) + ws[2 stride + e]) + ...  over `splits` partials, e < n.
+KERNEL void sum_splits(const float* __restrict__ ws, int splits, i64 stride, i64 n,
+                       float* __restrict__ out) {
+  i64 step = (i64)NCTAID_X * NTID_X;
+  for (i64 e = (i64)CTAID_X * NTID_X + TID_X; e < n; e += step) {
+    float acc = ws[e];
+    for (int s = 1; s < splits; ++s) acc = acc + ws[(i64)s * stride + e];
+    out[e] = acc;
   }
 }
 

@@ -633,3 +633,88 @@ fn a_missing_device_is_a_clear_error() {
         }
     }
 }
+
+#[test]
+fn train_backend_cuda_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = |backend: &str, out: &std::path::Path| {
+        assert_cmd::Command::cargo_bin("modadd")
+            .unwrap()
+            .args(["train", "--p", "11", "--width", "16", "--epochs", "5", "-q"])
+            .args(["--checkpoint-every", "0", "--backend", backend, "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let res = run("cuda", &out);
+    if let Err(e) = cuda_available() {
+        // One line on stderr, exit status 1 (a failed run, not a bad argument), nothing written.
+        let err = String::from_utf8(res.stderr).unwrap();
+        assert_eq!(res.status.code(), Some(1), "stderr: {err}");
+        assert_eq!(err.lines().count(), 1, "stderr: {err}");
+        assert!(err.starts_with("error: backend 'cuda' unavailable: "), "{err}");
+        assert!(!out.exists(), "a run folder was created");
+        println!("skipped: no CUDA device ({e})");
+        return;
+    }
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    // The device's log agrees with the CPU's to the stated tolerances.
+    let cpu_out = dir.path().join("cpu");
+    assert!(run("cpu", &cpu_out).status.success());
+    let read = |p: &std::path::Path| -> Vec<Vec<f64>> {
+        let text = std::fs::read_to_string(p.join("training_log.csv")).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let (dev, cpu) = (read(&out), read(&cpu_out));
+    assert_eq!(dev.len(), cpu.len());
+    for (d, c) in dev.iter().zip(&cpu) {
+        // Columns: epoch, lr, train loss, train acc, test loss, test acc, grad norm, param norm.
+        for k in [2, 4, 6, 7] {
+            let rel = (d[k] - c[k]).abs() / c[k].abs();
+            assert!(rel <= GRAD_REL_TOL, "epoch {}: column {k}: {} vs {}", d[0], d[k], c[k]);
+        }
+    }
+}
+
+#[test]
+fn split_k_plans_cover_k_exactly_once() {
+    // Every k in 0..nk lies in exactly one split, splits are whole 16-wide slices, and the
+    // products of the benchmark shapes are split where their output is small.
+    use modadd::backend::cuda::Layout;
+    for (p, m) in [(23, 512), (97, 1024), (97, 9107), (11, 40), (13, 64)] {
+        let rows = p * (p + 1) / 2;
+        let sizes = vec![m * p, p * m];
+        let lay = Layout {
+            p,
+            width: m,
+            tying: Tying::Tied,
+            act: Activation::Relu,
+            loss: Loss::CeMean,
+            sizes,
+            train: (rows, p * p),
+            test: None,
+        };
+        for call in [lay.logits_gemm(rows), lay.grad_out_gemm(), lay.grad_h_gemm()] {
+            let (kchunk, splits) = call.split_plan();
+            assert!(splits >= 1 && kchunk >= 1);
+            assert!(kchunk * splits >= call.nk, "{call:?}: k not covered");
+            assert!(kchunk * (splits - 1) < call.nk, "{call:?}: an empty split");
+            if splits > 1 {
+                assert_eq!(kchunk % 16, 0, "{call:?}");
+                assert!(!call.scale_by_c && call.ldc == call.nc);
+            }
+            println!(
+                "p {p} M {m}: {} x {} x {} -> {splits} splits of {kchunk}",
+                call.nr, call.nc, call.nk
+            );
+        }
+        // The logits product at (23, 512) is tiny in output and long in k: it must be split.
+        if (p, m) == (23, 512) {
+            assert!(lay.logits_gemm(rows).split_plan().1 > 1);
+        }
+    }
+}

@@ -197,6 +197,8 @@ pub enum Buf {
     Partial,
     /// Per-epoch statistics (f64, SLOT x STATS_BATCH).
     Stats,
+    /// Split-K partial products (f32, [`Layout::split_len`]).
+    SplitK,
 }
 
 /// An element offset into a buffer.
@@ -249,6 +251,38 @@ pub struct GemmCall {
     pub ldc: usize,
     /// Multiply by the old C elementwise (the kernel's D = C).
     pub scale_by_c: bool,
+    /// Split K: split s sums k in [s kchunk, min((s + 1) kchunk, nk)) (a multiple of 16, or
+    /// >= nk for one split).
+    pub kchunk: usize,
+    /// Number of splits (grid z).
+    pub splits: usize,
+    /// Distance between the splits' partial results in C (0 for one split).
+    pub split_stride: usize,
+}
+
+/// Blocks a split-K product aims at (a shape-only rule, so the summation order, and with it
+/// every bit of the result, does not depend on the device; about 2 per SM of an H100).
+pub const SPLIT_TARGET_BLOCKS: usize = 264;
+/// Fewest k per split.
+pub const SPLIT_MIN_K: usize = 64;
+
+impl GemmCall {
+    /// How a product is split along k: `(kchunk, splits)`. One split when the output already
+    /// has [`SPLIT_TARGET_BLOCKS`] tiles of 64 x 64, when the product scales C in place, or when
+    /// C is not contiguous; else enough splits of at least [`SPLIT_MIN_K`] (rounded up to 16) to
+    /// approach the target.
+    pub fn split_plan(&self) -> (usize, usize) {
+        let tiles = self.nr.div_ceil(64) * self.nc.div_ceil(64);
+        let want = SPLIT_TARGET_BLOCKS.div_ceil(tiles.max(1));
+        let most = (self.nk / SPLIT_MIN_K).max(1);
+        let splits = want.min(most);
+        if splits <= 1 || self.scale_by_c || self.ldc != self.nc {
+            return (self.nk.max(1), 1);
+        }
+        let kchunk = self.nk.div_ceil(splits).div_ceil(16) * 16;
+        (kchunk, self.nk.div_ceil(kchunk))
+    }
+
 }
 
 /// The scalars of one AdamW update, computed in f32 exactly as `src/optim.rs` does.
@@ -287,6 +321,8 @@ pub trait Kernels {
     ) -> Result<()>;
     /// `gemm_f32`.
     fn gemm(&mut self, call: &GemmCall) -> Result<()>;
+    /// `sum_splits`: out[e] = sum over s < splits (in order) of ws[s stride + e], e < n.
+    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()>;
     /// `loss_rows` on Z, RowLoss, RowCorrect.
     fn loss_rows(
         &mut self,
@@ -341,6 +377,21 @@ impl Layout {
     pub fn rows_max(&self) -> usize {
         self.train.0.max(self.test.map_or(0, |t| t.0))
     }
+    /// Length of the split-K workspace: the largest `splits x nr x nc` of the products (>= 1).
+    pub fn split_len(&self) -> usize {
+        let mut calls = vec![self.logits_gemm(self.train.0), self.grad_out_gemm(), self.grad_h_gemm()];
+        if let Some((rows, _)) = self.test {
+            calls.push(self.logits_gemm(rows));
+        }
+        calls
+            .iter()
+            .map(|c| {
+                let (_, s) = c.split_plan();
+                if s > 1 { s * c.nr * c.nc } else { 1 }
+            })
+            .max()
+            .unwrap_or(1)
+    }
     /// The logits product for `rows` rows: Z (R x p) = A (R x M) W_out^T (M x p).
     pub fn logits_gemm(&self, rows: usize) -> GemmCall {
         let (p, m) = (self.p, self.width);
@@ -357,6 +408,9 @@ impl Layout {
             c: at(Buf::Z, 0),
             ldc: p,
             scale_by_c: false,
+            kchunk: m.max(1),
+            splits: 1,
+            split_stride: 0,
         }
     }
     /// dW_out^T (M x p) = A^T (M x R) G (R x p), into the W_out part of Grads.
@@ -375,6 +429,9 @@ impl Layout {
             c: at(Buf::Grads, self.sizes[0]),
             ldc: p,
             scale_by_c: false,
+            kchunk: r.max(1),
+            splits: 1,
+            split_stride: 0,
         }
     }
     /// DH (R x M) <- (G (R x p) W_out (p x M)) * DH.
@@ -393,6 +450,9 @@ impl Layout {
             c: at(Buf::Dh, 0),
             ldc: m,
             scale_by_c: true,
+            kchunk: p,
+            splits: 1,
+            split_stride: 0,
         }
     }
 }
@@ -525,7 +585,7 @@ impl<K: Kernels> Engine<K> {
         let call = lay.logits_gemm(rows);
         self.k
             .first_layer(w_x, w_y, sel, rows, width, act, want_grad)?;
-        self.k.gemm(&call)?;
+        self.run_gemm(&call)?;
         self.k.loss_rows(sel, rows, p, kind, want_grad)?;
         self.k.reduce2(
             at(Buf::RowLoss, 0),
@@ -535,11 +595,31 @@ impl<K: Kernels> Engine<K> {
         )
     }
 
+    /// One product, split along k by [`GemmCall::split_plan`] into the SplitK workspace and
+    /// summed into C when that pays.
+    fn run_gemm(&mut self, call: &GemmCall) -> Result<()> {
+        let (kchunk, splits) = call.split_plan();
+        if splits == 1 {
+            return self.k.gemm(call);
+        }
+        let n = call.nr * call.nc;
+        let split = GemmCall {
+            c: at(Buf::SplitK, 0),
+            ldc: call.nc,
+            kchunk,
+            splits,
+            split_stride: n,
+            ..*call
+        };
+        self.k.gemm(&split)?;
+        self.k.sum_splits(at(Buf::SplitK, 0), splits, n, n, call.c)
+    }
+
     /// The backward pass into Grads (after `forward(Train, true, ..)`).
     fn backward(&mut self) -> Result<()> {
         let (c1, c2) = (self.lay.grad_out_gemm(), self.lay.grad_h_gemm());
-        self.k.gemm(&c1)?;
-        self.k.gemm(&c2)?;
+        self.run_gemm(&c1)?;
+        self.run_gemm(&c2)?;
         let (p, width, s) = (self.lay.p, self.lay.width, self.lay.sizes.clone());
         self.k.scatter_first(0, width, p, at(Buf::Grads, 0))?;
         if self.lay.tying == Tying::Untied {

@@ -91,6 +91,7 @@ pub(crate) struct DeviceKernels {
     act: DeviceBuffer<f32>,
     dh: DeviceBuffer<f32>,
     z: DeviceBuffer<f32>,
+    splitk: DeviceBuffer<f32>,
     row_loss: DeviceBuffer<f64>,
     row_correct: DeviceBuffer<f64>,
     partial: DeviceBuffer<f64>,
@@ -132,6 +133,7 @@ impl DeviceKernels {
             act: DeviceBuffer::zeroed(rows_max * lay.width).map_err(alloc)?,
             dh: DeviceBuffer::zeroed(lay.train.0 * lay.width).map_err(alloc)?,
             z: DeviceBuffer::zeroed(rows_max * lay.p).map_err(alloc)?,
+            splitk: DeviceBuffer::zeroed(lay.split_len()).map_err(alloc)?,
             row_loss: DeviceBuffer::zeroed(rows_max).map_err(alloc)?,
             row_correct: DeviceBuffer::zeroed(rows_max).map_err(alloc)?,
             partial: DeviceBuffer::zeroed(2 * OPT_BLOCKS).map_err(alloc)?,
@@ -166,6 +168,7 @@ impl DeviceKernels {
             Buf::Act => &self.act,
             Buf::Dh => &self.dh,
             Buf::Z => &self.z,
+            Buf::SplitK => &self.splitk,
             other => panic!("{other:?} is not an f32 buffer"),
         }
     }
@@ -231,7 +234,8 @@ impl Kernels for DeviceKernels {
         };
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<blocks(rows * width, BLOCK), BLOCK as u32, 0, stream>>>(
+            let grid = ((width as u32).div_ceil(BLOCK as u32), rows.min(65_535) as u32);
+            launch!(f<<<grid, BLOCK as u32, 0, stream>>>(
                 self.p32(w_x), self.p32(w_y), b.x.as_device_ptr(), b.y.as_device_ptr(),
                 rows as i32, width as i32, act, self.act.as_device_ptr(), dh
             ))
@@ -242,7 +246,11 @@ impl Kernels for DeviceKernels {
     fn gemm(&mut self, c: &GemmCall) -> Result<()> {
         let f = self.function("gemm_f32")?;
         let stream = &self.stream;
-        let grid = ((c.nc as u32).div_ceil(64), (c.nr as u32).div_ceil(64));
+        let grid = (
+            (c.nc as u32).div_ceil(64),
+            (c.nr as u32).div_ceil(64),
+            c.splits as u32,
+        );
         let out = self.p32(c.c);
         let d = if c.scale_by_c {
             out
@@ -254,7 +262,18 @@ impl Kernels for DeviceKernels {
                 c.nr as i32, c.nc as i32, c.nk as i32,
                 self.p32(c.a), c.sai as i64, c.sak as i64,
                 self.p32(c.b), c.sbk as i64, c.sbj as i64,
-                out, c.ldc as i64, d
+                out, c.ldc as i64, d, c.kchunk as i32, c.split_stride as i64
+            ))
+            .map_err(launch_err)
+        }
+    }
+
+    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()> {
+        let f = self.function("sum_splits")?;
+        let stream = &self.stream;
+        unsafe {
+            launch!(f<<<blocks(n, BLOCK), BLOCK as u32, 0, stream>>>(
+                self.p32(ws), splits as i32, stride as i64, n as i64, self.p32(out)
             ))
             .map_err(launch_err)
         }

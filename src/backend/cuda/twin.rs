@@ -226,6 +226,7 @@ pub struct HostKernels {
     act: Vec<f32>,
     dh: Vec<f32>,
     z: Vec<f32>,
+    splitk: Vec<f32>,
     row_loss: Vec<f64>,
     row_correct: Vec<f64>,
     partial: Vec<f64>,
@@ -248,6 +249,7 @@ impl HostKernels {
             act: vec![0.0; rows_max * lay.width],
             dh: vec![0.0; lay.train.0 * lay.width],
             z: vec![0.0; rows_max * lay.p],
+            splitk: vec![0.0; lay.split_len()],
             row_loss: vec![0.0; rows_max],
             row_correct: vec![0.0; rows_max],
             partial: vec![0.0; 2 * OPT_BLOCKS],
@@ -266,6 +268,7 @@ impl HostKernels {
             Buf::Act => &self.act,
             Buf::Dh => &self.dh,
             Buf::Z => &self.z,
+            Buf::SplitK => &self.splitk,
             other => panic!("{other:?} is not an f32 buffer"),
         }
     }
@@ -279,6 +282,7 @@ impl HostKernels {
             Buf::Act => &mut self.act,
             Buf::Dh => &mut self.dh,
             Buf::Z => &mut self.z,
+            Buf::SplitK => &mut self.splitk,
             other => panic!("{other:?} is not an f32 buffer"),
         }
     }
@@ -359,15 +363,32 @@ impl Kernels for HostKernels {
         let b = self.f32_buf(c.b.buf)[c.b.off..].to_vec();
         let (coff, scale) = (c.c.off, c.scale_by_c);
         let out = self.f32_buf_mut(c.c.buf);
-        for i in 0..c.nr {
-            for j in 0..c.nc {
-                let mut acc = 0.0f32;
-                for k in 0..c.nk {
-                    acc = a[i * c.sai + k * c.sak].mul_add(b[k * c.sbk + j * c.sbj], acc);
+        for s in 0..c.splits {
+            let (k0, k1) = (s * c.kchunk, ((s + 1) * c.kchunk).min(c.nk));
+            let base = coff + s * c.split_stride;
+            for i in 0..c.nr {
+                for j in 0..c.nc {
+                    let mut acc = 0.0f32;
+                    for k in k0..k1 {
+                        acc = a[i * c.sai + k * c.sak].mul_add(b[k * c.sbk + j * c.sbj], acc);
+                    }
+                    let o = &mut out[base + i * c.ldc + j];
+                    *o = if scale { acc * *o } else { acc };
                 }
-                let o = &mut out[coff + i * c.ldc + j];
-                *o = if scale { acc * *o } else { acc };
             }
+        }
+        Ok(())
+    }
+
+    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()> {
+        let w = self.f32_buf(ws.buf)[ws.off..].to_vec();
+        let o = self.f32_buf_mut(out.buf);
+        for e in 0..n {
+            let mut acc = w[e];
+            for s in 1..splits {
+                acc += w[s * stride + e];
+            }
+            o[out.off + e] = acc;
         }
         Ok(())
     }
