@@ -653,12 +653,19 @@ fn train_backend_cuda_on_the_command_line() {
         let err = String::from_utf8(res.stderr).unwrap();
         assert_eq!(res.status.code(), Some(1), "stderr: {err}");
         assert_eq!(err.lines().count(), 1, "stderr: {err}");
-        assert!(err.starts_with("error: backend 'cuda' unavailable: "), "{err}");
+        assert!(
+            err.starts_with("error: backend 'cuda' unavailable: "),
+            "{err}"
+        );
         assert!(!out.exists(), "a run folder was created");
         println!("skipped: no CUDA device ({e})");
         return;
     }
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     // The device's log agrees with the CPU's to the stated tolerances.
     let cpu_out = dir.path().join("cpu");
     assert!(run("cpu", &cpu_out).status.success());
@@ -675,7 +682,13 @@ fn train_backend_cuda_on_the_command_line() {
         // Columns: epoch, lr, train loss, train acc, test loss, test acc, grad norm, param norm.
         for k in [2, 4, 6, 7] {
             let rel = (d[k] - c[k]).abs() / c[k].abs();
-            assert!(rel <= GRAD_REL_TOL, "epoch {}: column {k}: {} vs {}", d[0], d[k], c[k]);
+            assert!(
+                rel <= GRAD_REL_TOL,
+                "epoch {}: column {k}: {} vs {}",
+                d[0],
+                d[k],
+                c[k]
+            );
         }
     }
 }
@@ -698,7 +711,11 @@ fn split_k_plans_cover_k_exactly_once() {
             train: (rows, p * p),
             test: None,
         };
-        for call in [lay.logits_gemm(rows), lay.grad_out_gemm(), lay.grad_h_gemm()] {
+        for call in [
+            lay.logits_gemm(rows),
+            lay.grad_out_gemm(),
+            lay.grad_h_gemm(),
+        ] {
             let (kchunk, splits) = call.split_plan();
             assert!(splits >= 1 && kchunk >= 1);
             assert!(kchunk * splits >= call.nk, "{call:?}: k not covered");

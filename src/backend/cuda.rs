@@ -23,18 +23,21 @@
 //!                summing ||w||^2 (before the update) and ||g||^2 (f64)
 //! reduce2        -> stats
 //! ```
-//! Every reduction has a fixed order (no atomics), so the backend is deterministic on a given
-//! device. Per-step scalars go into a device buffer of f64 and come back in batches
+//! A product whose output has few 64 x 64 tiles but a long k (the logits and dW_out at small
+//! p) is split along k ([`GemmCall::split_plan`], a rule of the shapes only): the `gemm_f32`
+//! blocks of split s write partial products to a workspace and `sum_splits` adds them in split
+//! order. Every reduction has a fixed order (no atomics), so the backend is deterministic, and
+//! its results do not depend on the device (see the twin below). Per-step scalars go into a device buffer of f64 and come back in batches
 //! ([`CudaBackend::run_epochs`]); the [`Backend`] methods fetch them after each call. Weights
 //! and optimiser state come back only through [`Backend::network`] / [`Backend::optimizer`].
 //!
 //! # Agreement with the CPU backend
 //! The elementwise parts (first layer, activations, loss, optimisers) perform the CPU's f32
-//! operations in the CPU's order, with `exp`/`log` of at most 1 ulp error (checked by
-//! `kernels/build_ptx.sh`). The three matrix products sum in another order than the CPU's
+//! operations in the CPU's order, with `exp`/`log` of at most 1 ulp error (no libdevice: own
+//! fdlibm-style `expf_acc`/`logf_acc`, checked by `kernels/build_ptx.sh` and by
+//! `tests/cuda_parity.rs` through the twin's copy). The three matrix products sum in another order than the CPU's
 //! `matrixmultiply`, so losses and gradients agree to f32 rounding, not bit for bit; the
 //! tolerances are stated in `tests/cuda_parity.rs`.
-
 //!
 //! # The CPU twin
 //! [`twin::CudaTwin`] runs the same sequence of kernel launches (this module's orchestration is
@@ -282,7 +285,6 @@ impl GemmCall {
         let kchunk = self.nk.div_ceil(splits).div_ceil(16) * 16;
         (kchunk, self.nk.div_ceil(kchunk))
     }
-
 }
 
 /// The scalars of one AdamW update, computed in f32 exactly as `src/optim.rs` does.
@@ -321,8 +323,9 @@ pub trait Kernels {
     ) -> Result<()>;
     /// `gemm_f32`.
     fn gemm(&mut self, call: &GemmCall) -> Result<()>;
-    /// `sum_splits`: out[e] = sum over s < splits (in order) of ws[s stride + e], e < n.
-    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()>;
+    /// `sum_splits`: `out[e] = sum over s < splits (in order) of ws[s stride + e]`, e < n.
+    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At)
+        -> Result<()>;
     /// `loss_rows` on Z, RowLoss, RowCorrect.
     fn loss_rows(
         &mut self,
@@ -332,7 +335,7 @@ pub trait Kernels {
         kind: i32,
         want_grad: bool,
     ) -> Result<()>;
-    /// `reduce2`: out[0] = sum x[..n], out[1] = sum y[..n].
+    /// `reduce2`: `out[0] = sum x[..n]`, `out[1] = sum y[..n]`.
     fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()>;
     /// `scatter_first` with the training batch's list `list` from DH into `g`.
     fn scatter_first(&mut self, list: usize, width: usize, p: usize, g: At) -> Result<()>;
@@ -379,7 +382,11 @@ impl Layout {
     }
     /// Length of the split-K workspace: the largest `splits x nr x nc` of the products (>= 1).
     pub fn split_len(&self) -> usize {
-        let mut calls = vec![self.logits_gemm(self.train.0), self.grad_out_gemm(), self.grad_h_gemm()];
+        let mut calls = vec![
+            self.logits_gemm(self.train.0),
+            self.grad_out_gemm(),
+            self.grad_h_gemm(),
+        ];
         if let Some((rows, _)) = self.test {
             calls.push(self.logits_gemm(rows));
         }
@@ -387,7 +394,11 @@ impl Layout {
             .iter()
             .map(|c| {
                 let (_, s) = c.split_plan();
-                if s > 1 { s * c.nr * c.nc } else { 1 }
+                if s > 1 {
+                    s * c.nr * c.nc
+                } else {
+                    1
+                }
             })
             .max()
             .unwrap_or(1)

@@ -118,14 +118,16 @@ impl DeviceKernels {
         let ctx = Context::new(device).map_err(|e| cuda_err("creating a context", e))?;
         CurrentContext::set_current(&ctx).map_err(|e| cuda_err("creating a context", e))?;
         let module = Module::from_ptx(PTX, &[]).map_err(|e| cuda_err("loading the kernels", e))?;
-        let stream = Stream::new(StreamFlags::NON_BLOCKING, None)
+        // A blocking stream: its kernels wait for the (legacy default stream) copies cust makes
+        // from pageable memory, whose DMA may still run when the copy call returns.
+        let stream = Stream::new(StreamFlags::DEFAULT, None)
             .map_err(|e| cuda_err("creating a stream", e))?;
         let lay = s.lay;
         let total: usize = lay.sizes.iter().sum();
         let rows_max = lay.rows_max();
         let alloc = |e| cuda_err("allocating device memory", e);
         let (m, v) = s.adam.clone().unwrap_or((vec![0.0; 1], vec![0.0; 1]));
-        Ok(DeviceKernels {
+        let k = DeviceKernels {
             params: DeviceBuffer::from_slice(&s.params).map_err(alloc)?,
             grads: DeviceBuffer::zeroed(total).map_err(alloc)?,
             adam_m: DeviceBuffer::from_slice(&m).map_err(alloc)?,
@@ -144,7 +146,10 @@ impl DeviceKernels {
             module,
             device,
             ctx,
-        })
+        };
+        // All uploads done before the first kernel.
+        CurrentContext::synchronize().map_err(|e| cuda_err("uploading", e))?;
+        Ok(k)
     }
 
     pub(super) fn device_name(&self) -> String {
@@ -234,7 +239,10 @@ impl Kernels for DeviceKernels {
         };
         let stream = &self.stream;
         unsafe {
-            let grid = ((width as u32).div_ceil(BLOCK as u32), rows.min(65_535) as u32);
+            let grid = (
+                (width as u32).div_ceil(BLOCK as u32),
+                rows.min(65_535) as u32,
+            );
             launch!(f<<<grid, BLOCK as u32, 0, stream>>>(
                 self.p32(w_x), self.p32(w_y), b.x.as_device_ptr(), b.y.as_device_ptr(),
                 rows as i32, width as i32, act, self.act.as_device_ptr(), dh
@@ -268,7 +276,14 @@ impl Kernels for DeviceKernels {
         }
     }
 
-    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()> {
+    fn sum_splits(
+        &mut self,
+        ws: At,
+        splits: usize,
+        stride: usize,
+        n: usize,
+        out: At,
+    ) -> Result<()> {
         let f = self.function("sum_splits")?;
         let stream = &self.stream;
         unsafe {
@@ -368,11 +383,12 @@ impl Kernels for DeviceKernels {
         host[..data.len()].copy_from_slice(data);
         let e = |e| cuda_err("copying to the device", e);
         match buf {
-            Buf::Params => self.params.copy_from(&host[..]).map_err(e),
-            Buf::AdamM => self.adam_m.copy_from(&host[..]).map_err(e),
-            Buf::AdamV => self.adam_v.copy_from(&host[..]).map_err(e),
+            Buf::Params => self.params.copy_from(&host[..]).map_err(e)?,
+            Buf::AdamM => self.adam_m.copy_from(&host[..]).map_err(e)?,
+            Buf::AdamV => self.adam_v.copy_from(&host[..]).map_err(e)?,
             other => panic!("{other:?} is not written from the host"),
         }
+        CurrentContext::synchronize().map_err(e)
     }
 
     fn read_stats(&self, len: usize) -> Result<Vec<f64>> {

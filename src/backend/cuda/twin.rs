@@ -1,6 +1,6 @@
 //! The CPU twin of the CUDA backend: every kernel of `kernels/train_step.cu` as a Rust function
 //! with the kernel's operations in the kernel's order, driven by the same orchestration
-//! ([`super::Engine`]) as the device.
+//! (the crate-private `Engine` of [`super`]) as the device.
 //!
 //! Reductions follow the kernels' decomposition exactly: `reduce2` is 256 strided partial sums
 //! followed by the halving tree; the optimiser kernels' norm partials come from
@@ -190,8 +190,8 @@ pub fn act_deriv(act: i32, u: f32) -> f32 {
     }
 }
 
-/// `reduce2` of the kernels for one of its two sums: 256 threads, thread t sums x[t], x[t+256],
-/// ... in order, then the halving tree s[t] += s[t + h], h = 128, 64, ..., 1.
+/// `reduce2` of the kernels for one of its two sums: 256 threads, thread t sums `x[t]`,
+/// `x[t + 256]`, ... in order, then the halving tree `s[t] += s[t + h]`, h = 128, 64, ..., 1.
 pub fn reduce_fixed(x: &[f64]) -> f64 {
     let mut s = [0.0f64; BLOCK];
     for (t, st) in s.iter_mut().enumerate() {
@@ -380,7 +380,14 @@ impl Kernels for HostKernels {
         Ok(())
     }
 
-    fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At) -> Result<()> {
+    fn sum_splits(
+        &mut self,
+        ws: At,
+        splits: usize,
+        stride: usize,
+        n: usize,
+        out: At,
+    ) -> Result<()> {
         let w = self.f32_buf(ws.buf)[ws.off..].to_vec();
         let o = self.f32_buf_mut(out.buf);
         for e in 0..n {
