@@ -735,3 +735,53 @@ fn split_k_plans_cover_k_exactly_once() {
         }
     }
 }
+
+#[test]
+fn the_trainer_drives_the_twin_like_the_cpu() {
+    // The grokking preset's settings (AdamW, wd 2, warm-up, 75 % split) at a small size: the
+    // trainer's per-epoch records agree between the CPU backend and the CUDA twin (and the device).
+    use modadd::train::{TrainConfig, Trainer};
+    let mut cfg = TrainConfig::preset("grokking", 11).unwrap();
+    cfg.width = 32;
+    cfg.epochs = 40;
+    cfg.lr = 1e-2;
+    let split = cfg.split().unwrap();
+    let net = cfg.initial_network::<f32>().unwrap();
+    let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
+    let opt = cfg.optimizer.build::<f32>(&sizes).unwrap();
+    let twin = CudaTwin::new(net, cfg.activation, cfg.loss, &split, opt).unwrap();
+    let mut a = Trainer::<f32, _>::cpu(&cfg, &split).unwrap();
+    let mut b = Trainer::with_backend(cfg.clone(), twin);
+    let mut dev = if gpu() {
+        Some(Trainer::cuda(&cfg, &split).unwrap())
+    } else {
+        None
+    };
+    for _ in 0..cfg.epochs {
+        let ra = a.next_epoch().unwrap();
+        let mut others = vec![("twin", b.next_epoch().unwrap())];
+        if let Some(d) = dev.as_mut() {
+            others.push(("device", d.next_epoch().unwrap()));
+        }
+        for (who, rb) in others {
+            assert_eq!((ra.epoch, ra.lr), (rb.epoch, rb.lr));
+            for (name, x, y) in [
+                ("train loss", rb.train_loss, ra.train_loss),
+                ("test loss", rb.test_loss, ra.test_loss),
+                ("grad norm", rb.grad_norm, ra.grad_norm),
+                ("param norm", rb.param_norm, ra.param_norm),
+            ] {
+                let rel = (x - y).abs() / y.abs();
+                assert!(
+                    rel <= GRAD_REL_TOL,
+                    "{who} epoch {}: {name} {x} vs {y}",
+                    ra.epoch
+                );
+            }
+            let n_train = split.train.len() as f64;
+            let n_test = split.test.len() as f64;
+            assert!((rb.train_acc - ra.train_acc).abs() * n_train <= 2.0 * ACC_FLIPS);
+            assert!((rb.test_acc - ra.test_acc).abs() * n_test <= 2.0 * ACC_FLIPS);
+        }
+    }
+}
