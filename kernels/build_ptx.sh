@@ -37,3 +37,14 @@ for cu in *.cu; do
 done
 mv ptx.sha256.new ptx.sha256
 cat ptx.sha256
+
+# Optional: assemble the PTX with ptxas (CUDA toolkit, or the copy in pip's triton wheel, given
+# as PTXAS=...) for the oldest and the target architecture, printing registers and spills.
+PTXAS="${PTXAS:-ptxas}"
+if command -v "$PTXAS" >/dev/null 2>&1; then
+  for ptx in *.ptx; do
+    for arch in sm_70 sm_90; do
+      "$PTXAS" -arch="$arch" -v -o /dev/null "$ptx" 2>&1 | grep -E "entry function|Used|spill" | grep -vE " 0 bytes spill stores, 0 bytes spill loads" || true
+    done
+  done
+fi
