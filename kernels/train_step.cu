@@ -3,7 +3,8 @@
 // Written to be compiled to PTX without any CUDA header: by clang
 // (`--cuda-device-only -nocudainc -nocudalib`, see build_ptx.sh) or by nvcc. The same file also
 // compiles as plain host C++ (no __CUDA__), which build_ptx.sh uses to check the device math
-// functions (expf_acc, logf_acc) against the C library before it emits the PTX.
+// functions (expf_acc, logf_acc) against the C library before it emits the PTX, and, with
+// MODADD_KERNEL_EMU, into a host emulation of the kernels (kernels/emu.cpp).
 //
 // Layouts (all dense, f32 unless said otherwise; R = rows of the prepared batch, M = width,
 // P = modulus p). They are the host's nalgebra column-major layouts, so weights copy as they are:
@@ -45,6 +46,22 @@
 #define SYNC() __syncthreads()
 #define SQRTF(x) __nvvm_sqrt_rn_f(x)
 #define FMAF(a, b, c) __builtin_fmaf(a, b, c)
+#elif defined(MODADD_KERNEL_EMU)
+// Host emulation (kernels/emu.cpp, feature `kernel-emu`): blocks run one after another and the
+// threads of a block as fibers that switch at SYNC(), so SHARED can be a static.
+#define KERNEL static
+#define DEVFN static inline
+#define SHARED static
+#define TID_X (emu_cur->tid)
+#define NTID_X (emu_cur->ntid)
+#define CTAID_X (emu_cur->ctaid[0])
+#define CTAID_Y (emu_cur->ctaid[1])
+#define CTAID_Z (emu_cur->ctaid[2])
+#define NCTAID_X (emu_cur->nctaid[0])
+#define NCTAID_Y (emu_cur->nctaid[1])
+#define SYNC() emu_sync()
+#define SQRTF(x) sqrtf(x)
+#define FMAF(a, b, c) fmaf(a, b, c)
 #else
 #include <math.h>
 #define DEVFN static inline
@@ -187,7 +204,7 @@ DEVFN float act_deriv(int act, float u) {
   }
 }
 
-#ifdef __CUDA__
+#if defined(__CUDA__) || defined(MODADD_KERNEL_EMU)
 
 // ---------------------------------------------------------------------------------------------
 // First layer: h[r, m] = W_x[m, x_r] + W_y[m, y_r];  A[r, m] = sigma(h);  DH[r, m] = sigma'(h)
@@ -464,4 +481,4 @@ KERNEL void adamw_step(float* __restrict__ w, const float* __restrict__ g, float
   block_partials(pw, pg, partial);
 }
 
-#endif  // __CUDA__
+#endif  // __CUDA__ || MODADD_KERNEL_EMU

@@ -468,6 +468,52 @@ impl Layout {
     }
 }
 
+/// Launch geometry of every kernel, `([grid x, y, z], threads per block)`: one definition for
+/// the device and the host emulation (feature `kernel-emu`).
+pub mod geom {
+    use super::{GemmCall, BLOCK, OPT_BLOCKS};
+
+    /// Grid and block size of one launch.
+    pub type Launch = ([u32; 3], u32);
+
+    /// Blocks for `n` items at `per` per block, at least 1, capped at 2^20 (the kernels that
+    /// can exceed it loop grid-stride).
+    pub fn blocks(n: usize, per: usize) -> u32 {
+        n.div_ceil(per).clamp(1, 1 << 20) as u32
+    }
+    /// `first_layer`: x covers the width, y the rows (striding by the grid beyond 65535).
+    pub fn first_layer(rows: usize, width: usize) -> Launch {
+        (
+            [blocks(width, BLOCK), rows.clamp(1, 65_535) as u32, 1],
+            BLOCK as u32,
+        )
+    }
+    /// `gemm_f32`: 64 x 64 output tiles (x over columns, y over rows), z over the splits.
+    pub fn gemm(c: &GemmCall) -> Launch {
+        ([blocks(c.nc, 64), blocks(c.nr, 64), c.splits as u32], 256)
+    }
+    /// `sum_splits`: one thread per output.
+    pub fn sum_splits(n: usize) -> Launch {
+        ([blocks(n, BLOCK), 1, 1], BLOCK as u32)
+    }
+    /// `loss_rows`: one thread per row.
+    pub fn loss_rows(rows: usize) -> Launch {
+        ([blocks(rows, 128), 1, 1], 128)
+    }
+    /// `reduce2`: one block of 256.
+    pub fn reduce2() -> Launch {
+        ([1, 1, 1], BLOCK as u32)
+    }
+    /// `scatter_first`: x over the width, y over the input values.
+    pub fn scatter_first(width: usize, p: usize) -> Launch {
+        ([blocks(width, 128), p as u32, 1], 128)
+    }
+    /// `sgd_step` / `adamw_step`: the fixed grid of [`OPT_BLOCKS`] x 256.
+    pub fn optimizer() -> Launch {
+        ([OPT_BLOCKS as u32, 1, 1], BLOCK as u32)
+    }
+}
+
 /// Host copy of the optimiser's hyper-parameters and step count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum OptKind {

@@ -1,8 +1,9 @@
 //! The device executor of [`super::Kernels`]: buffers in device memory, kernels launched from
 //! the embedded PTX on one stream (feature `cuda`).
 
+use super::geom;
 use super::{
-    AdamScalars, At, Buf, GemmCall, KernelBatch, Kernels, Sel, Setup, BLOCK, OPT_BLOCKS, PTX, SLOT,
+    AdamScalars, At, Buf, GemmCall, KernelBatch, Kernels, Sel, Setup, OPT_BLOCKS, PTX, SLOT,
     STATS_BATCH,
 };
 use crate::error::{Error, Result};
@@ -78,9 +79,9 @@ impl DevBatch {
     }
 }
 
-/// Grid for `n` items at `per` per block, capped (the kernels loop grid-stride where needed).
-fn blocks(n: usize, per: usize) -> u32 {
-    n.div_ceil(per).clamp(1, 1 << 20) as u32
+/// A grid as cust takes it.
+fn dim(g: [u32; 3]) -> (u32, u32, u32) {
+    (g[0], g[1], g[2])
 }
 
 pub(crate) struct DeviceKernels {
@@ -239,11 +240,8 @@ impl Kernels for DeviceKernels {
         };
         let stream = &self.stream;
         unsafe {
-            let grid = (
-                (width as u32).div_ceil(BLOCK as u32),
-                rows.min(65_535) as u32,
-            );
-            launch!(f<<<grid, BLOCK as u32, 0, stream>>>(
+            let (g, block) = geom::first_layer(rows, width);
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.p32(w_x), self.p32(w_y), b.x.as_device_ptr(), b.y.as_device_ptr(),
                 rows as i32, width as i32, act, self.act.as_device_ptr(), dh
             ))
@@ -254,11 +252,7 @@ impl Kernels for DeviceKernels {
     fn gemm(&mut self, c: &GemmCall) -> Result<()> {
         let f = self.function("gemm_f32")?;
         let stream = &self.stream;
-        let grid = (
-            (c.nc as u32).div_ceil(64),
-            (c.nr as u32).div_ceil(64),
-            c.splits as u32,
-        );
+        let (g, block) = geom::gemm(c);
         let out = self.p32(c.c);
         let d = if c.scale_by_c {
             out
@@ -266,7 +260,7 @@ impl Kernels for DeviceKernels {
             DevicePointer::null()
         };
         unsafe {
-            launch!(f<<<grid, 256, 0, stream>>>(
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 c.nr as i32, c.nc as i32, c.nk as i32,
                 self.p32(c.a), c.sai as i64, c.sak as i64,
                 self.p32(c.b), c.sbk as i64, c.sbj as i64,
@@ -287,7 +281,8 @@ impl Kernels for DeviceKernels {
         let f = self.function("sum_splits")?;
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<blocks(n, BLOCK), BLOCK as u32, 0, stream>>>(
+            let (g, block) = geom::sum_splits(n);
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.p32(ws), splits as i32, stride as i64, n as i64, self.p32(out)
             ))
             .map_err(launch_err)
@@ -306,7 +301,8 @@ impl Kernels for DeviceKernels {
         let b = self.batch(sel);
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<blocks(rows, 128), 128, 0, stream>>>(
+            let (g, block) = geom::loss_rows(rows);
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.z.as_device_ptr(), rows as i32, p as i32, b.label.as_device_ptr(),
                 b.weight.as_device_ptr(), b.scale.as_device_ptr(), kind, want_grad as i32,
                 self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr()
@@ -319,7 +315,8 @@ impl Kernels for DeviceKernels {
         let f = self.function("reduce2")?;
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<1, BLOCK as u32, 0, stream>>>(
+            let (g, block) = geom::reduce2();
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.p64(x), self.p64(y), n as i32, self.p64(out), 0i32
             ))
             .map_err(launch_err)
@@ -331,7 +328,8 @@ impl Kernels for DeviceKernels {
         let (offs, rows) = &self.train.lists[list];
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<((width as u32).div_ceil(128), p as u32), 128, 0, stream>>>(
+            let (grid, block) = geom::scatter_first(width, p);
+            launch!(f<<<dim(grid), block, 0, stream>>>(
                 self.dh.as_device_ptr(), width as i32, offs.as_device_ptr(),
                 rows.as_device_ptr(), self.p32(g)
             ))
@@ -343,7 +341,8 @@ impl Kernels for DeviceKernels {
         let f = self.function("sgd_step")?;
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<OPT_BLOCKS as u32, BLOCK as u32, 0, stream>>>(
+            let (g, block) = geom::optimizer();
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.params.as_device_ptr(), self.grads.as_device_ptr(), n as i64, lr, wd,
                 self.partial.as_device_ptr()
             ))
@@ -355,7 +354,8 @@ impl Kernels for DeviceKernels {
         let f = self.function("adamw_step")?;
         let stream = &self.stream;
         unsafe {
-            launch!(f<<<OPT_BLOCKS as u32, BLOCK as u32, 0, stream>>>(
+            let (g, block) = geom::optimizer();
+            launch!(f<<<dim(g), block, 0, stream>>>(
                 self.params.as_device_ptr(), self.grads.as_device_ptr(),
                 self.adam_m.as_device_ptr(), self.adam_v.as_device_ptr(), n as i64,
                 s.decay, s.b1, s.b2, s.step, s.bc2_sqrt, s.eps, self.partial.as_device_ptr()

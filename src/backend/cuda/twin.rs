@@ -13,6 +13,9 @@
 
 #![allow(clippy::excessive_precision)]
 
+#[cfg(feature = "kernel-emu")]
+mod emu;
+
 use super::{
     act_code, AdamScalars, At, Buf, Engine, EpochStats, GemmCall, KernelBatch, Kernels, Sel, BLOCK,
     OPT_BLOCKS, SLOT, STATS_BATCH,
@@ -233,6 +236,9 @@ pub struct HostKernels {
     stats: Vec<f64>,
     train: KernelBatch,
     test: Option<KernelBatch>,
+    /// Run the kernels of `train_step.cu` compiled for the host instead of the Rust twins.
+    #[cfg(feature = "kernel-emu")]
+    emulate: bool,
 }
 
 impl HostKernels {
@@ -256,6 +262,8 @@ impl HostKernels {
             stats: vec![0.0; SLOT * STATS_BATCH],
             train: s.train.clone(),
             test: s.test.cloned(),
+            #[cfg(feature = "kernel-emu")]
+            emulate: false,
         })
     }
 
@@ -344,6 +352,10 @@ impl Kernels for HostKernels {
         act: i32,
         with_dh: bool,
     ) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_first_layer(w_x, w_y, sel, rows, width, act, with_dh);
+        }
         let b = self.batch(sel).clone();
         for r in 0..rows {
             for m in 0..width {
@@ -359,6 +371,10 @@ impl Kernels for HostKernels {
     }
 
     fn gemm(&mut self, c: &GemmCall) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_gemm(c);
+        }
         let a = self.f32_buf(c.a.buf)[c.a.off..].to_vec();
         let b = self.f32_buf(c.b.buf)[c.b.off..].to_vec();
         let (coff, scale) = (c.c.off, c.scale_by_c);
@@ -388,6 +404,10 @@ impl Kernels for HostKernels {
         n: usize,
         out: At,
     ) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_sum_splits(ws, splits, stride, n, out);
+        }
         let w = self.f32_buf(ws.buf)[ws.off..].to_vec();
         let o = self.f32_buf_mut(out.buf);
         for e in 0..n {
@@ -408,6 +428,10 @@ impl Kernels for HostKernels {
         kind: i32,
         want_grad: bool,
     ) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_loss_rows(sel, rows, p, kind, want_grad);
+        }
         let b = self.batch(sel).clone();
         for r in 0..rows {
             let zr = &mut self.z[r * p..(r + 1) * p];
@@ -481,6 +505,10 @@ impl Kernels for HostKernels {
     }
 
     fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_reduce2(x, y, n, out);
+        }
         let sx = reduce_fixed(&self.f64_buf(x.buf)[x.off..x.off + n]);
         let sy = reduce_fixed(&self.f64_buf(y.buf)[y.off..y.off + n]);
         assert_eq!(out.buf, Buf::Stats, "reduce2 writes statistics");
@@ -490,6 +518,10 @@ impl Kernels for HostKernels {
     }
 
     fn scatter_first(&mut self, list: usize, width: usize, p: usize, g: At) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_scatter_first(list, width, p, g);
+        }
         let (offs, rows) = &self.train.lists[list];
         assert_eq!(g.buf, Buf::Grads, "scatter_first writes the gradient");
         for v in 0..p {
@@ -505,6 +537,10 @@ impl Kernels for HostKernels {
     }
 
     fn sgd_step(&mut self, n: usize, lr: f32, wd: f32) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_sgd_step(n, lr, wd);
+        }
         self.norm_partials(n);
         for i in 0..n {
             let (wi, gi) = (self.params[i], self.grads[i]);
@@ -514,6 +550,10 @@ impl Kernels for HostKernels {
     }
 
     fn adamw_step(&mut self, n: usize, s: AdamScalars) -> Result<()> {
+        #[cfg(feature = "kernel-emu")]
+        if self.emulate {
+            return self.emu_adamw_step(n, s);
+        }
         self.norm_partials(n);
         let (one_b1, one_b2) = (1.0f32 - s.b1, 1.0f32 - s.b2);
         for i in 0..n {
@@ -560,6 +600,27 @@ impl CudaTwin {
         let _ = act_code(act);
         Ok(CudaTwin {
             e: Engine::new(net, act, loss, split, opt, HostKernels::new)?,
+        })
+    }
+
+    /// Like [`CudaTwin::new`], but each kernel runs as the C source of `kernels/train_step.cu`
+    /// compiled for the host (feature `kernel-emu`: blocks in sequence, a block's threads as
+    /// fibers that meet at each barrier), with the device's launch geometry. The kernels' own
+    /// indexing and arithmetic are then tested without a GPU, against the Rust twins.
+    #[cfg(feature = "kernel-emu")]
+    pub fn new_emulated(
+        net: Network<f32>,
+        act: Activation,
+        loss: Loss,
+        split: &Split,
+        opt: Optimizer<f32>,
+    ) -> Result<Self> {
+        Ok(CudaTwin {
+            e: Engine::new(net, act, loss, split, opt, |s| {
+                let mut k = HostKernels::new(s)?;
+                k.emulate = true;
+                Ok(k)
+            })?,
         })
     }
 
