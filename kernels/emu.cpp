@@ -118,6 +118,14 @@ void emu_gemm_f32(unsigned gx, unsigned gy, unsigned gz, unsigned block, int nr,
   });
 }
 
+void emu_gemm_f32_wide(unsigned gx, unsigned gy, unsigned gz, unsigned block, int nr, int nc,
+                       int nk, const float* a, i64 sai, i64 sak, const float* b, i64 sbk,
+                       i64 sbj, float* c, i64 ldc, const float* d, int kchunk, i64 split_stride) {
+  run(gx, gy, gz, block, true, [&] {
+    gemm_f32_wide(nr, nc, nk, a, sai, sak, b, sbk, sbj, c, ldc, d, kchunk, split_stride);
+  });
+}
+
 void emu_sum_splits(unsigned gx, unsigned gy, unsigned gz, unsigned block, const float* ws,
                     int splits, i64 stride, i64 n, float* out) {
   run(gx, gy, gz, block, false, [&] { sum_splits(ws, splits, stride, n, out); });

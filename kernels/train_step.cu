@@ -31,6 +31,7 @@
 #define SYNC() __syncthreads()
 #define SQRTF(x) __fsqrt_rn(x)
 #define FMAF(a, b, c) __fmaf_rn(a, b, c)
+#define UNROLL _Pragma("unroll")
 #elif defined(__CUDA__)
 // clang -nocudainc: only the NVPTX builtins.
 #define KERNEL extern "C" __attribute__((global))
@@ -46,6 +47,7 @@
 #define SYNC() __syncthreads()
 #define SQRTF(x) __nvvm_sqrt_rn_f(x)
 #define FMAF(a, b, c) __builtin_fmaf(a, b, c)
+#define UNROLL _Pragma("unroll")
 #elif defined(MODADD_KERNEL_EMU)
 // Host emulation (kernels/emu.cpp, feature `kernel-emu`): blocks run one after another and the
 // threads of a block as fibers that switch at SYNC(), so SHARED can be a static.
@@ -62,11 +64,13 @@
 #define SYNC() emu_sync()
 #define SQRTF(x) sqrtf(x)
 #define FMAF(a, b, c) fmaf(a, b, c)
+#define UNROLL
 #else
 #include <math.h>
 #define DEVFN static inline
 #define SQRTF(x) sqrtf(x)
 #define FMAF(a, b, c) fmaf(a, b, c)
+#define UNROLL
 #endif
 
 typedef unsigned int u32;
@@ -280,6 +284,64 @@ KERNEL void gemm_f32(int nr, int nc, int nk, const float* __restrict__ a, i64 sa
     i64 i = i0 + ty + 16 * u;
     if (i >= nr) continue;
     for (int v = 0; v < 4; ++v) {
+      i64 j = j0 + tx + 16 * v;
+      if (j >= nc) continue;
+      float val = acc[u][v];
+      if (d) val = val * d[i * ldc + j];
+      c[i * ldc + j] = val;
+    }
+  }
+}
+
+// The same product (same arguments, same per-output fmaf chain over k in increasing order, so
+// the same bits) with a 128 x 128 output tile per block of 256 threads, 8 x 8 outputs per thread
+// and k in slices of 8: four fmaf per shared-memory load instead of two. For products whose
+// output has at least 128 rows and 64 columns.
+#define WBM 128
+#define WBN 128
+#define WBK 8
+
+KERNEL void gemm_f32_wide(int nr, int nc, int nk, const float* __restrict__ a, i64 sai, i64 sak,
+                          const float* __restrict__ b, i64 sbk, i64 sbj, float* c, i64 ldc,
+                          const float* d, int kchunk, i64 split_stride) {
+  SHARED float Aw[WBK][WBM + 1];
+  SHARED float Bw[WBK][WBN + 1];
+  int tid = TID_X;
+  int tx = tid & 15, ty = tid >> 4;
+  i64 i0 = (i64)CTAID_Y * WBM, j0 = (i64)CTAID_X * WBN;
+  int kbeg = CTAID_Z * kchunk;
+  int kend = nk - kbeg < kchunk ? nk : kbeg + kchunk;
+  c += (i64)CTAID_Z * split_stride;
+  float acc[8][8];
+  UNROLL for (int u = 0; u < 8; ++u)
+    UNROLL for (int v = 0; v < 8; ++v) acc[u][v] = 0.0f;
+  for (int k0 = kbeg; k0 < kend; k0 += WBK) {
+    UNROLL for (int q = 0; q < 4; ++q) {
+      int e = tid + q * 256;
+      int ii, kk;
+      if (sak == 1) { kk = e & 7; ii = e >> 3; } else { ii = e & 127; kk = e >> 7; }
+      i64 gi = i0 + ii, gk = (i64)k0 + kk;
+      Aw[kk][ii] = (gi < nr && gk < kend) ? a[gi * sai + gk * sak] : 0.0f;
+      int jj;
+      if (sbk == 1) { kk = e & 7; jj = e >> 3; } else { jj = e & 127; kk = e >> 7; }
+      i64 gj = j0 + jj;
+      gk = (i64)k0 + kk;
+      Bw[kk][jj] = (gj < nc && gk < kend) ? b[gk * sbk + gj * sbj] : 0.0f;
+    }
+    SYNC();
+    UNROLL for (int kk = 0; kk < WBK; ++kk) {
+      float av[8], bv[8];
+      UNROLL for (int u = 0; u < 8; ++u) av[u] = Aw[kk][ty + 16 * u];
+      UNROLL for (int v = 0; v < 8; ++v) bv[v] = Bw[kk][tx + 16 * v];
+      UNROLL for (int u = 0; u < 8; ++u)
+        UNROLL for (int v = 0; v < 8; ++v) acc[u][v] = FMAF(av[u], bv[v], acc[u][v]);
+    }
+    SYNC();
+  }
+  UNROLL for (int u = 0; u < 8; ++u) {
+    i64 i = i0 + ty + 16 * u;
+    if (i >= nr) continue;
+    UNROLL for (int v = 0; v < 8; ++v) {
       i64 j = j0 + tx + 16 * v;
       if (j >= nc) continue;
       float val = acc[u][v];

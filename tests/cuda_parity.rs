@@ -103,6 +103,15 @@ fn cases() -> Vec<Case> {
             loss: Loss::CeMean,
         },
         Case {
+            // The 128 x 128 GEMM kernel for all three products, split along k for two of them
+            // (see split_k_plans_cover_k_exactly_once).
+            name: "p67 M128 tied quad ce-mean full",
+            net: net(67, 128, Tying::Tied, 1.0, 6),
+            split: Split::seeded(67, Task::Add, 1.0, 6).unwrap(),
+            act: Activation::Quad,
+            loss: Loss::CeMean,
+        },
+        Case {
             name: "p11 M40 tied exp ce-mean 50%",
             net: net(11, 40, Tying::Tied, 0.5, 5),
             split: Split::seeded(11, Task::Add, 0.5, 5).unwrap(),
@@ -698,7 +707,14 @@ fn split_k_plans_cover_k_exactly_once() {
     // Every k in 0..nk lies in exactly one split, splits are whole 16-wide slices, and the
     // products of the benchmark shapes are split where their output is small.
     use modadd::backend::cuda::Layout;
-    for (p, m) in [(23, 512), (97, 1024), (97, 9107), (11, 40), (13, 64)] {
+    for (p, m) in [
+        (23, 512),
+        (97, 1024),
+        (97, 9107),
+        (67, 128),
+        (11, 40),
+        (13, 64),
+    ] {
         let rows = p * (p + 1) / 2;
         let sizes = vec![m * p, p * m];
         let lay = Layout {
@@ -725,13 +741,41 @@ fn split_k_plans_cover_k_exactly_once() {
                 assert!(!call.scale_by_c && call.ldc == call.nc);
             }
             println!(
-                "p {p} M {m}: {} x {} x {} -> {splits} splits of {kchunk}",
-                call.nr, call.nc, call.nk
+                "p {p} M {m}: {} x {} x {} -> {} tiles, {splits} splits of {kchunk}",
+                call.nr,
+                call.nc,
+                call.nk,
+                call.kernel()
             );
         }
         // The logits product at (23, 512) is tiny in output and long in k: it must be split.
         if (p, m) == (23, 512) {
             assert!(lay.logits_gemm(rows).split_plan().1 > 1);
+        }
+        // At p = 23 the products are small (64 x 64 tiles); at p = 97 every product runs on
+        // 128 x 128 tiles.
+        if p == 23 {
+            for call in [
+                lay.logits_gemm(rows),
+                lay.grad_out_gemm(),
+                lay.grad_h_gemm(),
+            ] {
+                assert_eq!(call.tile(), 64, "{call:?}");
+            }
+        }
+        if p == 97 || p == 67 {
+            for call in [
+                lay.logits_gemm(rows),
+                lay.grad_out_gemm(),
+                lay.grad_h_gemm(),
+            ] {
+                assert_eq!(call.tile(), 128, "{call:?}");
+            }
+        }
+        // The p = 67 parity case runs the wide kernel split along k.
+        if p == 67 {
+            assert!(lay.logits_gemm(rows).split_plan().1 > 1);
+            assert!(lay.grad_out_gemm().split_plan().1 > 1);
         }
     }
 }

@@ -266,16 +266,40 @@ pub struct GemmCall {
 /// Blocks a split-K product aims at (a shape-only rule, so the summation order, and with it
 /// every bit of the result, does not depend on the device; about 2 per SM of an H100).
 pub const SPLIT_TARGET_BLOCKS: usize = 264;
+/// Smallest product (multiply-adds) run on 128 x 128 tiles.
+pub const WIDE_MIN_FMA: usize = 1 << 24;
 /// Fewest k per split.
 pub const SPLIT_MIN_K: usize = 64;
 
 impl GemmCall {
+    /// Output tile edge of the kernel that runs this product: 128 (`gemm_f32_wide`, 8 x 8
+    /// outputs per thread) when C has at least 128 rows and 64 columns and the product at least
+    /// [`WIDE_MIN_FMA`] multiply-adds, else 64 (`gemm_f32`, 4 x 4 per thread: more blocks for
+    /// small products). Both give the same bits (one fma chain per output over increasing k).
+    pub fn tile(&self) -> usize {
+        if self.nr >= 128 && self.nc >= 64 && self.nr * self.nc * self.nk >= WIDE_MIN_FMA {
+            128
+        } else {
+            64
+        }
+    }
+
+    /// The kernel's name for [`GemmCall::tile`].
+    pub fn kernel(&self) -> &'static str {
+        if self.tile() == 128 {
+            "gemm_f32_wide"
+        } else {
+            "gemm_f32"
+        }
+    }
+
     /// How a product is split along k: `(kchunk, splits)`. One split when the output already
-    /// has [`SPLIT_TARGET_BLOCKS`] tiles of 64 x 64, when the product scales C in place, or when
+    /// has [`SPLIT_TARGET_BLOCKS`] tiles ([`GemmCall::tile`]), when the product scales C in place, or when
     /// C is not contiguous; else enough splits of at least [`SPLIT_MIN_K`] (rounded up to 16) to
     /// approach the target.
     pub fn split_plan(&self) -> (usize, usize) {
-        let tiles = self.nr.div_ceil(64) * self.nc.div_ceil(64);
+        let t = self.tile();
+        let tiles = self.nr.div_ceil(t) * self.nc.div_ceil(t);
         let want = SPLIT_TARGET_BLOCKS.div_ceil(tiles.max(1));
         let most = (self.nk / SPLIT_MIN_K).max(1);
         let splits = want.min(most);
@@ -488,9 +512,11 @@ pub mod geom {
             BLOCK as u32,
         )
     }
-    /// `gemm_f32`: 64 x 64 output tiles (x over columns, y over rows), z over the splits.
+    /// `gemm_f32` / `gemm_f32_wide`: one block per output tile of [`GemmCall::tile`] (x over
+    /// columns, y over rows), z over the splits.
     pub fn gemm(c: &GemmCall) -> Launch {
-        ([blocks(c.nc, 64), blocks(c.nr, 64), c.splits as u32], 256)
+        let t = c.tile();
+        ([blocks(c.nc, t), blocks(c.nr, t), c.splits as u32], 256)
     }
     /// `sum_splits`: one thread per output.
     pub fn sum_splits(n: usize) -> Launch {

@@ -250,7 +250,7 @@ impl Kernels for DeviceKernels {
     }
 
     fn gemm(&mut self, c: &GemmCall) -> Result<()> {
-        let f = self.function("gemm_f32")?;
+        let f = self.function(c.kernel())?;
         let stream = &self.stream;
         let (g, block) = geom::gemm(c);
         let out = self.p32(c.c);

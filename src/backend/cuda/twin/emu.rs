@@ -44,6 +44,26 @@ extern "C" {
         kchunk: i32,
         split_stride: i64,
     );
+    fn emu_gemm_f32_wide(
+        gx: u32,
+        gy: u32,
+        gz: u32,
+        block: u32,
+        nr: i32,
+        nc: i32,
+        nk: i32,
+        a: *const f32,
+        sai: i64,
+        sak: i64,
+        b: *const f32,
+        sbk: i64,
+        sbj: i64,
+        c: *mut f32,
+        ldc: i64,
+        d: *const f32,
+        kchunk: i32,
+        split_stride: i64,
+    );
     fn emu_sum_splits(
         gx: u32,
         gy: u32,
@@ -193,9 +213,14 @@ impl HostKernels {
         } else {
             std::ptr::null_mut()
         };
+        let launch = if c.tile() == 128 {
+            emu_gemm_f32_wide
+        } else {
+            emu_gemm_f32
+        };
         // SAFETY: as above; C may alias D by the kernel's contract.
         unsafe {
-            emu_gemm_f32(
+            launch(
                 gx,
                 gy,
                 gz,
