@@ -133,9 +133,11 @@ void emu_sum_splits(unsigned gx, unsigned gy, unsigned gz, unsigned block, const
 
 void emu_loss_rows(unsigned gx, unsigned gy, unsigned gz, unsigned block, float* z, int rows,
                    int p, const u32* labels, const float* weight, const float* scale,
-                   int loss_kind, int want_grad, double* row_loss, double* row_correct) {
+                   int loss_kind, int want_grad, double* row_loss, double* row_correct,
+                   const float* parts, int splits, i64 stride) {
   run(gx, gy, gz, block, false, [&] {
-    loss_rows(z, rows, p, labels, weight, scale, loss_kind, want_grad, row_loss, row_correct);
+    loss_rows(z, rows, p, labels, weight, scale, loss_kind, want_grad, row_loss, row_correct,
+              parts, splits, stride);
   });
 }
 

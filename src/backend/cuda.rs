@@ -351,6 +351,8 @@ pub trait Kernels {
     fn sum_splits(&mut self, ws: At, splits: usize, stride: usize, n: usize, out: At)
         -> Result<()>;
     /// `loss_rows` on Z, RowLoss, RowCorrect.
+    /// With `parts = Some((ws, splits, stride))` the logits are first summed from the split-K
+    /// partials (as `sum_splits` would) into Z.
     fn loss_rows(
         &mut self,
         sel: Sel,
@@ -358,6 +360,7 @@ pub trait Kernels {
         p: usize,
         kind: i32,
         want_grad: bool,
+        parts: Option<(At, usize, usize)>,
     ) -> Result<()>;
     /// `reduce2`: `out[0] = sum x[..n]`, `out[1] = sum y[..n]`.
     fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()>;
@@ -668,8 +671,9 @@ impl<K: Kernels> Engine<K> {
         let call = lay.logits_gemm(rows);
         self.k
             .first_layer(w_x, w_y, sel, rows, width, act, want_grad)?;
-        self.run_gemm(&call)?;
-        self.k.loss_rows(sel, rows, p, kind, want_grad)?;
+        // A split logits product is summed by the loss kernel itself (one launch fewer).
+        let parts = self.gemm_parts(&call)?;
+        self.k.loss_rows(sel, rows, p, kind, want_grad, parts)?;
         self.k.reduce2(
             at(Buf::RowLoss, 0),
             at(Buf::RowCorrect, 0),
@@ -681,9 +685,22 @@ impl<K: Kernels> Engine<K> {
     /// One product, split along k by [`GemmCall::split_plan`] into the SplitK workspace and
     /// summed into C when that pays.
     fn run_gemm(&mut self, call: &GemmCall) -> Result<()> {
+        match self.gemm_parts(call)? {
+            None => Ok(()),
+            Some((ws, splits, stride)) => {
+                self.k
+                    .sum_splits(ws, splits, stride, call.nr * call.nc, call.c)
+            }
+        }
+    }
+
+    /// Runs a product; unsplit it lands in C (`None`), split it leaves its partials in the
+    /// SplitK workspace: `Some((workspace, splits, stride))` for the caller to sum.
+    fn gemm_parts(&mut self, call: &GemmCall) -> Result<Option<(At, usize, usize)>> {
         let (kchunk, splits) = call.split_plan();
         if splits == 1 {
-            return self.k.gemm(call);
+            self.k.gemm(call)?;
+            return Ok(None);
         }
         let n = call.nr * call.nc;
         let split = GemmCall {
@@ -695,7 +712,7 @@ impl<K: Kernels> Engine<K> {
             ..*call
         };
         self.k.gemm(&split)?;
-        self.k.sum_splits(at(Buf::SplitK, 0), splits, n, n, call.c)
+        Ok(Some((at(Buf::SplitK, 0), splits, n)))
     }
 
     /// The backward pass into Grads (after `forward(Train, true, ..)`).

@@ -296,8 +296,13 @@ impl Kernels for DeviceKernels {
         p: usize,
         kind: i32,
         want_grad: bool,
+        parts: Option<(At, usize, usize)>,
     ) -> Result<()> {
         let f = self.function("loss_rows")?;
+        let (pp, splits, stride) = match parts {
+            Some((ws, s, st)) => (self.p32(ws), s as i32, st as i64),
+            None => (DevicePointer::null(), 1, 0),
+        };
         let b = self.batch(sel);
         let stream = &self.stream;
         unsafe {
@@ -305,7 +310,8 @@ impl Kernels for DeviceKernels {
             launch!(f<<<dim(g), block, 0, stream>>>(
                 self.z.as_device_ptr(), rows as i32, p as i32, b.label.as_device_ptr(),
                 b.weight.as_device_ptr(), b.scale.as_device_ptr(), kind, want_grad as i32,
-                self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr()
+                self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr(), pp, splits,
+                stride
             ))
             .map_err(launch_err)
         }

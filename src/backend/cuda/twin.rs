@@ -427,10 +427,21 @@ impl Kernels for HostKernels {
         p: usize,
         kind: i32,
         want_grad: bool,
+        parts: Option<(At, usize, usize)>,
     ) -> Result<()> {
         #[cfg(feature = "kernel-emu")]
         if self.emulate {
-            return self.emu_loss_rows(sel, rows, p, kind, want_grad);
+            return self.emu_loss_rows(sel, rows, p, kind, want_grad, parts);
+        }
+        if let Some((ws, splits, stride)) = parts {
+            let w = self.f32_buf(ws.buf)[ws.off..].to_vec();
+            for e in 0..rows * p {
+                let mut acc = w[e];
+                for s in 1..splits {
+                    acc += w[s * stride + e];
+                }
+                self.z[e] = acc;
+            }
         }
         let b = self.batch(sel).clone();
         for r in 0..rows {

@@ -90,6 +90,9 @@ extern "C" {
         want_grad: i32,
         row_loss: *mut f64,
         row_correct: *mut f64,
+        parts: *const f32,
+        splits: i32,
+        stride: i64,
     );
     fn emu_reduce2(
         gx: u32,
@@ -278,8 +281,13 @@ impl HostKernels {
         p: usize,
         kind: i32,
         want_grad: bool,
+        parts: Option<(At, usize, usize)>,
     ) -> Result<()> {
         let ([gx, gy, gz], block) = geom::loss_rows(rows);
+        let (pp, splits, stride) = match parts {
+            Some((ws, s, st)) => (self.q32(ws) as *const f32, s as i32, st as i64),
+            None => (std::ptr::null(), 1, 0),
+        };
         let z = self.z.as_mut_ptr();
         let (rl, rc) = (self.row_loss.as_mut_ptr(), self.row_correct.as_mut_ptr());
         let b = self.batch(sel);
@@ -300,6 +308,9 @@ impl HostKernels {
                 want_grad as i32,
                 rl,
                 rc,
+                pp,
+                splits,
+                stride,
             )
         };
         Ok(())
