@@ -14,6 +14,7 @@
 #include <ucontext.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 struct EmuThread {
@@ -102,65 +103,60 @@ void run(unsigned gx, unsigned gy, unsigned gz, unsigned block, bool sync,
 
 static void emu_sync() { swapcontext(&cur_fiber->ctx, &sched_ctx); }
 
-extern "C" {
+// Kernel launch as cuLaunchKernel takes it: args[i] points to the i-th parameter's value.
+// Returns 0, or 1 for an unknown kernel name.
+#define ARG(T, i) (*(T*)args[i])
 
-void emu_first_layer(unsigned gx, unsigned gy, unsigned gz, unsigned block, const float* w_x,
-                     const float* w_y, const u32* xs, const u32* ys, int rows, int width, int act,
-                     float* a, float* dh) {
-  run(gx, gy, gz, block, false, [&] { first_layer(w_x, w_y, xs, ys, rows, width, act, a, dh); });
+extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz,
+                          unsigned block, void** args) {
+  std::string k(name);
+  if (k == "first_layer") {
+    run(gx, gy, gz, block, false, [&] {
+      first_layer(ARG(const float*, 0), ARG(const float*, 1), ARG(const u32*, 2),
+                  ARG(const u32*, 3), ARG(int, 4), ARG(int, 5), ARG(int, 6), ARG(float*, 7),
+                  ARG(float*, 8));
+    });
+  } else if (k == "gemm_f32" || k == "gemm_f32_wide") {
+    auto f = k == "gemm_f32" ? gemm_f32 : gemm_f32_wide;
+    run(gx, gy, gz, block, true, [&] {
+      f(ARG(int, 0), ARG(int, 1), ARG(int, 2), ARG(const float*, 3), ARG(i64, 4), ARG(i64, 5),
+        ARG(const float*, 6), ARG(i64, 7), ARG(i64, 8), ARG(float*, 9), ARG(i64, 10),
+        ARG(const float*, 11), ARG(int, 12), ARG(i64, 13));
+    });
+  } else if (k == "sum_splits") {
+    run(gx, gy, gz, block, false, [&] {
+      sum_splits(ARG(const float*, 0), ARG(int, 1), ARG(i64, 2), ARG(i64, 3), ARG(float*, 4));
+    });
+  } else if (k == "loss_rows") {
+    run(gx, gy, gz, block, false, [&] {
+      loss_rows(ARG(float*, 0), ARG(int, 1), ARG(int, 2), ARG(const u32*, 3),
+                ARG(const float*, 4), ARG(const float*, 5), ARG(int, 6), ARG(int, 7),
+                ARG(double*, 8), ARG(double*, 9), ARG(const float*, 10), ARG(int, 11),
+                ARG(i64, 12));
+    });
+  } else if (k == "reduce2") {
+    run(gx, gy, gz, block, true, [&] {
+      reduce2(ARG(const double*, 0), ARG(const double*, 1), ARG(int, 2), ARG(double*, 3),
+              ARG(int, 4));
+    });
+  } else if (k == "scatter_first") {
+    run(gx, gy, gz, block, false, [&] {
+      scatter_first(ARG(const float*, 0), ARG(int, 1), ARG(const int*, 2), ARG(const int*, 3),
+                    ARG(float*, 4));
+    });
+  } else if (k == "sgd_step") {
+    run(gx, gy, gz, block, true, [&] {
+      sgd_step(ARG(float*, 0), ARG(const float*, 1), ARG(i64, 2), ARG(float, 3), ARG(float, 4),
+               ARG(double*, 5));
+    });
+  } else if (k == "adamw_step") {
+    run(gx, gy, gz, block, true, [&] {
+      adamw_step(ARG(float*, 0), ARG(const float*, 1), ARG(float*, 2), ARG(float*, 3),
+                 ARG(i64, 4), ARG(float, 5), ARG(float, 6), ARG(float, 7), ARG(float, 8),
+                 ARG(float, 9), ARG(float, 10), ARG(double*, 11));
+    });
+  } else {
+    return 1;
+  }
+  return 0;
 }
-
-void emu_gemm_f32(unsigned gx, unsigned gy, unsigned gz, unsigned block, int nr, int nc, int nk,
-                  const float* a, i64 sai, i64 sak, const float* b, i64 sbk, i64 sbj, float* c,
-                  i64 ldc, const float* d, int kchunk, i64 split_stride) {
-  run(gx, gy, gz, block, true, [&] {
-    gemm_f32(nr, nc, nk, a, sai, sak, b, sbk, sbj, c, ldc, d, kchunk, split_stride);
-  });
-}
-
-void emu_gemm_f32_wide(unsigned gx, unsigned gy, unsigned gz, unsigned block, int nr, int nc,
-                       int nk, const float* a, i64 sai, i64 sak, const float* b, i64 sbk,
-                       i64 sbj, float* c, i64 ldc, const float* d, int kchunk, i64 split_stride) {
-  run(gx, gy, gz, block, true, [&] {
-    gemm_f32_wide(nr, nc, nk, a, sai, sak, b, sbk, sbj, c, ldc, d, kchunk, split_stride);
-  });
-}
-
-void emu_sum_splits(unsigned gx, unsigned gy, unsigned gz, unsigned block, const float* ws,
-                    int splits, i64 stride, i64 n, float* out) {
-  run(gx, gy, gz, block, false, [&] { sum_splits(ws, splits, stride, n, out); });
-}
-
-void emu_loss_rows(unsigned gx, unsigned gy, unsigned gz, unsigned block, float* z, int rows,
-                   int p, const u32* labels, const float* weight, const float* scale,
-                   int loss_kind, int want_grad, double* row_loss, double* row_correct,
-                   const float* parts, int splits, i64 stride) {
-  run(gx, gy, gz, block, false, [&] {
-    loss_rows(z, rows, p, labels, weight, scale, loss_kind, want_grad, row_loss, row_correct,
-              parts, splits, stride);
-  });
-}
-
-void emu_reduce2(unsigned gx, unsigned gy, unsigned gz, unsigned block, const double* x,
-                 const double* y, int n, double* out, int accumulate) {
-  run(gx, gy, gz, block, true, [&] { reduce2(x, y, n, out, accumulate); });
-}
-
-void emu_scatter_first(unsigned gx, unsigned gy, unsigned gz, unsigned block, const float* dh,
-                       int width, const int* offs, const int* list, float* g) {
-  run(gx, gy, gz, block, false, [&] { scatter_first(dh, width, offs, list, g); });
-}
-
-void emu_sgd_step(unsigned gx, unsigned gy, unsigned gz, unsigned block, float* w, const float* g,
-                  i64 n, float lr, float wd, double* partial) {
-  run(gx, gy, gz, block, true, [&] { sgd_step(w, g, n, lr, wd, partial); });
-}
-
-void emu_adamw_step(unsigned gx, unsigned gy, unsigned gz, unsigned block, float* w,
-                    const float* g, float* m, float* v, i64 n, float decay, float b1, float b2,
-                    float step, float bc2_sqrt, float eps, double* partial) {
-  run(gx, gy, gz, block, true,
-      [&] { adamw_step(w, g, m, v, n, decay, b1, b2, step, bc2_sqrt, eps, partial); });
-}
-
-}  // extern "C"

@@ -866,3 +866,125 @@ fn emulated_kernels_reproduce_the_twin_bit_for_bit() {
         println!("{} {opt_name}: emulated kernels = twin", c.name);
     }
 }
+
+#[test]
+fn launch_arguments_match_the_ptx_signatures() {
+    // Every kernel launch the backend builds (the device and the emulation pass exactly these
+    // argument lists) has the number, sizes and float-ness of the PTX entry's parameters.
+    use modadd::backend::cuda::{
+        ptx_params, spec, AdamScalars, Arg, At, Buf, Layout, Sel, OPT_BLOCKS, PTX,
+    };
+    let params = ptx_params(PTX);
+    let names: Vec<&str> = params.keys().map(|s| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "adamw_step",
+            "first_layer",
+            "gemm_f32",
+            "gemm_f32_wide",
+            "loss_rows",
+            "reduce2",
+            "scatter_first",
+            "sgd_step",
+            "sum_splits"
+        ]
+    );
+    let at = |buf, off| At { buf, off };
+    let lay = Layout {
+        p: 97,
+        width: 1024,
+        tying: Tying::Tied,
+        act: Activation::Relu,
+        loss: Loss::CeMean,
+        sizes: vec![97 * 1024, 97 * 1024],
+        train: (4753, 97 * 97),
+        test: None,
+    };
+    let small = Layout {
+        p: 11,
+        width: 40,
+        sizes: vec![440, 440],
+        train: (66, 121),
+        ..lay.clone()
+    };
+    let adam = AdamScalars {
+        decay: 1.0,
+        b1: 0.9,
+        b2: 0.98,
+        step: 1e-3,
+        bc2_sqrt: 0.1,
+        eps: 1e-8,
+    };
+    let mut specs = vec![
+        spec::first_layer(
+            at(Buf::Params, 0),
+            at(Buf::Params, 0),
+            Sel::Train,
+            66,
+            40,
+            1,
+            true,
+        ),
+        spec::first_layer(
+            at(Buf::Params, 0),
+            at(Buf::Params, 0),
+            Sel::Test,
+            66,
+            40,
+            1,
+            false,
+        ),
+        spec::sum_splits(at(Buf::SplitK, 0), 3, 100, 100, at(Buf::Z, 0)),
+        spec::loss_rows(Sel::Train, 66, 11, 0, true, None),
+        spec::loss_rows(
+            Sel::Train,
+            66,
+            11,
+            0,
+            true,
+            Some((at(Buf::SplitK, 0), 2, 726)),
+        ),
+        spec::reduce2(
+            at(Buf::Partial, 0),
+            at(Buf::Partial, OPT_BLOCKS),
+            OPT_BLOCKS,
+            at(Buf::Stats, 2),
+        ),
+        spec::scatter_first(0, 40, 11, at(Buf::Grads, 0)),
+        spec::sgd_step(880, 0.1, 0.0),
+        spec::adamw_step(880, adam),
+    ];
+    for l in [&lay, &small] {
+        for c in [l.logits_gemm(l.train.0), l.grad_out_gemm(), l.grad_h_gemm()] {
+            specs.push(spec::gemm(&c));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &specs {
+        s.check(&params)
+            .unwrap_or_else(|e| panic!("{}: {e}", s.kernel));
+        seen.insert(s.kernel);
+    }
+    assert_eq!(
+        seen.len(),
+        params.len(),
+        "a kernel without a launch: {seen:?}"
+    );
+    // The check itself fails on a wrong argument list.
+    let mut bad = spec::sgd_step(880, 0.1, 0.0);
+    bad.args.swap(2, 3); // n (i64) <-> lr (f32)
+    assert!(bad.check(&params).is_err());
+    bad.args.truncate(4);
+    assert!(bad.check(&params).is_err());
+    assert!(matches!(
+        spec::reduce2(
+            at(Buf::Partial, 0),
+            at(Buf::Partial, 1),
+            1,
+            at(Buf::Stats, 0)
+        )
+        .args[4],
+        Arg::I32(0)
+    ));
+}

@@ -543,6 +543,319 @@ pub mod geom {
     }
 }
 
+/// Which array of a prepared batch a kernel argument points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchArray {
+    /// First operands (u32).
+    X,
+    /// Second operands (u32).
+    Y,
+    /// Labels (u32).
+    Label,
+    /// Row multiplicities (f32).
+    Weight,
+    /// s * w_r (f32).
+    Scale,
+}
+
+/// One kernel argument, resolved to an address or passed as a value by the executor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Arg {
+    /// The address of an element of a buffer.
+    Ptr(At),
+    /// The address of an array of a prepared batch.
+    Batch(Sel, BatchArray),
+    /// The address of the training batch's first-layer list `.0`: offsets (`false`) or rows
+    /// (`true`).
+    List(usize, bool),
+    /// A null pointer.
+    Null,
+    /// A 32-bit integer.
+    I32(i32),
+    /// A 64-bit integer.
+    I64(i64),
+    /// A 32-bit float.
+    F32(f32),
+}
+
+/// How a kernel parameter is passed: its size in bytes and whether it is a float.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ParamKind {
+    /// Size in bytes (4 or 8).
+    pub bytes: u8,
+    /// A floating-point parameter (`.f32`/`.f64` in PTX).
+    pub float: bool,
+}
+
+impl Arg {
+    /// The parameter kind this argument needs.
+    pub fn kind(&self) -> ParamKind {
+        match self {
+            Arg::I32(_) => ParamKind {
+                bytes: 4,
+                float: false,
+            },
+            Arg::F32(_) => ParamKind {
+                bytes: 4,
+                float: true,
+            },
+            _ => ParamKind {
+                bytes: 8,
+                float: false,
+            },
+        }
+    }
+}
+
+/// One kernel launch: which kernel, its geometry and its arguments in the kernel's order.
+/// Built once ([`spec`]) for the device and the host emulation alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchSpec {
+    /// Kernel name (an `extern "C"` entry of `kernels/train_step.cu`).
+    pub kernel: &'static str,
+    /// Grid and threads per block.
+    pub launch: geom::Launch,
+    /// Arguments in order.
+    pub args: Vec<Arg>,
+}
+
+impl LaunchSpec {
+    /// Checks the arguments against the kernel's parameters in `params` (from [`ptx_params`]).
+    pub fn check(&self, params: &std::collections::BTreeMap<String, Vec<ParamKind>>) -> Result<()> {
+        let want = params
+            .get(self.kernel)
+            .ok_or_else(|| Error::BackendUnavailable {
+                backend: "cuda",
+                reason: format!("kernel {} is not in the PTX", self.kernel),
+            })?;
+        let got: Vec<ParamKind> = self.args.iter().map(Arg::kind).collect();
+        if &got != want {
+            return Err(Error::Shape {
+                what: format!("arguments of kernel {}", self.kernel),
+                found: format!("{got:?}"),
+                expected: format!("{want:?}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The entry points of a PTX module and their parameter kinds, in order (`.param .u32`,
+/// `.s32`, `.b32` -> 4-byte integer; `.u64`, `.s64`, `.b64` -> 8-byte integer or pointer;
+/// `.f32` -> float).
+pub fn ptx_params(ptx: &str) -> std::collections::BTreeMap<String, Vec<ParamKind>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut cur: Option<String> = None;
+    for line in ptx.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix(".visible .entry ") {
+            let name = rest.split('(').next().unwrap_or("").trim().to_string();
+            out.insert(name.clone(), Vec::new());
+            cur = Some(name);
+            continue;
+        }
+        if let Some(name) = &cur {
+            if let Some(rest) = t.strip_prefix(".param .") {
+                let ty = rest.split_whitespace().next().unwrap_or("");
+                let bytes = if ty.ends_with("64") { 8 } else { 4 };
+                let float = ty.starts_with('f');
+                out.get_mut(name)
+                    .expect("entry")
+                    .push(ParamKind { bytes, float });
+            } else if t.starts_with(')') || t.starts_with('{') {
+                cur = None;
+            }
+        }
+    }
+    out
+}
+
+/// The launch of each kernel, argument by argument in the kernel's parameter order: the one
+/// place where the Rust side matches the kernels' signatures (checked against the PTX's
+/// parameters before every launch).
+pub mod spec {
+    use super::{geom, AdamScalars, Arg, At, BatchArray, Buf, GemmCall, LaunchSpec, Sel};
+
+    fn at(buf: Buf, off: usize) -> Arg {
+        Arg::Ptr(At { buf, off })
+    }
+
+    /// `first_layer(w_x, w_y, xs, ys, rows, width, act, a, dh)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn first_layer(
+        w_x: At,
+        w_y: At,
+        sel: Sel,
+        rows: usize,
+        width: usize,
+        act: i32,
+        with_dh: bool,
+    ) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "first_layer",
+            launch: geom::first_layer(rows, width),
+            args: vec![
+                Arg::Ptr(w_x),
+                Arg::Ptr(w_y),
+                Arg::Batch(sel, BatchArray::X),
+                Arg::Batch(sel, BatchArray::Y),
+                Arg::I32(rows as i32),
+                Arg::I32(width as i32),
+                Arg::I32(act),
+                at(Buf::Act, 0),
+                if with_dh { at(Buf::Dh, 0) } else { Arg::Null },
+            ],
+        }
+    }
+
+    /// `gemm_f32` / `gemm_f32_wide(nr, nc, nk, a, sai, sak, b, sbk, sbj, c, ldc, d, kchunk,
+    /// split_stride)`.
+    pub fn gemm(c: &GemmCall) -> LaunchSpec {
+        LaunchSpec {
+            kernel: c.kernel(),
+            launch: geom::gemm(c),
+            args: vec![
+                Arg::I32(c.nr as i32),
+                Arg::I32(c.nc as i32),
+                Arg::I32(c.nk as i32),
+                Arg::Ptr(c.a),
+                Arg::I64(c.sai as i64),
+                Arg::I64(c.sak as i64),
+                Arg::Ptr(c.b),
+                Arg::I64(c.sbk as i64),
+                Arg::I64(c.sbj as i64),
+                Arg::Ptr(c.c),
+                Arg::I64(c.ldc as i64),
+                if c.scale_by_c {
+                    Arg::Ptr(c.c)
+                } else {
+                    Arg::Null
+                },
+                Arg::I32(c.kchunk as i32),
+                Arg::I64(c.split_stride as i64),
+            ],
+        }
+    }
+
+    /// `sum_splits(ws, splits, stride, n, out)`.
+    pub fn sum_splits(ws: At, splits: usize, stride: usize, n: usize, out: At) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "sum_splits",
+            launch: geom::sum_splits(n),
+            args: vec![
+                Arg::Ptr(ws),
+                Arg::I32(splits as i32),
+                Arg::I64(stride as i64),
+                Arg::I64(n as i64),
+                Arg::Ptr(out),
+            ],
+        }
+    }
+
+    /// `loss_rows(z, rows, p, labels, weight, scale, loss_kind, want_grad, row_loss,
+    /// row_correct, parts, splits, stride)`.
+    pub fn loss_rows(
+        sel: Sel,
+        rows: usize,
+        p: usize,
+        kind: i32,
+        want_grad: bool,
+        parts: Option<(At, usize, usize)>,
+    ) -> LaunchSpec {
+        let (pp, splits, stride) = match parts {
+            Some((ws, s, st)) => (Arg::Ptr(ws), s, st),
+            None => (Arg::Null, 1, 0),
+        };
+        LaunchSpec {
+            kernel: "loss_rows",
+            launch: geom::loss_rows(rows),
+            args: vec![
+                at(Buf::Z, 0),
+                Arg::I32(rows as i32),
+                Arg::I32(p as i32),
+                Arg::Batch(sel, BatchArray::Label),
+                Arg::Batch(sel, BatchArray::Weight),
+                Arg::Batch(sel, BatchArray::Scale),
+                Arg::I32(kind),
+                Arg::I32(want_grad as i32),
+                at(Buf::RowLoss, 0),
+                at(Buf::RowCorrect, 0),
+                pp,
+                Arg::I32(splits as i32),
+                Arg::I64(stride as i64),
+            ],
+        }
+    }
+
+    /// `reduce2(x, y, n, out, accumulate = 0)`.
+    pub fn reduce2(x: At, y: At, n: usize, out: At) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "reduce2",
+            launch: geom::reduce2(),
+            args: vec![
+                Arg::Ptr(x),
+                Arg::Ptr(y),
+                Arg::I32(n as i32),
+                Arg::Ptr(out),
+                Arg::I32(0),
+            ],
+        }
+    }
+
+    /// `scatter_first(dh, width, offs, list, g)` with the training batch's list `list`.
+    pub fn scatter_first(list: usize, width: usize, p: usize, g: At) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "scatter_first",
+            launch: geom::scatter_first(width, p),
+            args: vec![
+                at(Buf::Dh, 0),
+                Arg::I32(width as i32),
+                Arg::List(list, false),
+                Arg::List(list, true),
+                Arg::Ptr(g),
+            ],
+        }
+    }
+
+    /// `sgd_step(w, g, n, lr, wd, partial)`.
+    pub fn sgd_step(n: usize, lr: f32, wd: f32) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "sgd_step",
+            launch: geom::optimizer(),
+            args: vec![
+                at(Buf::Params, 0),
+                at(Buf::Grads, 0),
+                Arg::I64(n as i64),
+                Arg::F32(lr),
+                Arg::F32(wd),
+                at(Buf::Partial, 0),
+            ],
+        }
+    }
+
+    /// `adamw_step(w, g, m, v, n, decay, b1, b2, step, bc2_sqrt, eps, partial)`.
+    pub fn adamw_step(n: usize, s: AdamScalars) -> LaunchSpec {
+        LaunchSpec {
+            kernel: "adamw_step",
+            launch: geom::optimizer(),
+            args: vec![
+                at(Buf::Params, 0),
+                at(Buf::Grads, 0),
+                at(Buf::AdamM, 0),
+                at(Buf::AdamV, 0),
+                Arg::I64(n as i64),
+                Arg::F32(s.decay),
+                Arg::F32(s.b1),
+                Arg::F32(s.b2),
+                Arg::F32(s.step),
+                Arg::F32(s.bc2_sqrt),
+                Arg::F32(s.eps),
+                at(Buf::Partial, 0),
+            ],
+        }
+    }
+}
+
 /// Host copy of the optimiser's hyper-parameters and step count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum OptKind {

@@ -1,15 +1,19 @@
 //! The device executor of [`super::Kernels`]: buffers in device memory, kernels launched from
 //! the embedded PTX on one stream (feature `cuda`).
 
-use super::geom;
 use super::{
-    AdamScalars, At, Buf, GemmCall, KernelBatch, Kernels, Sel, Setup, OPT_BLOCKS, PTX, SLOT,
-    STATS_BATCH,
+    ptx_params, spec, AdamScalars, Arg, At, BatchArray, Buf, GemmCall, KernelBatch, Kernels,
+    LaunchSpec, ParamKind, Sel, Setup, OPT_BLOCKS, PTX, SLOT, STATS_BATCH,
 };
 use crate::error::{Error, Result};
 use cust::context::CurrentContext;
 use cust::error::CudaError;
 use cust::prelude::*;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("the CUDA backend packs kernel arguments little-endian");
 
 fn cuda_err(what: &str, e: CudaError) -> Error {
     let reason = match e {
@@ -79,11 +83,6 @@ impl DevBatch {
     }
 }
 
-/// A grid as cust takes it.
-fn dim(g: [u32; 3]) -> (u32, u32, u32) {
-    (g[0], g[1], g[2])
-}
-
 pub(crate) struct DeviceKernels {
     params: DeviceBuffer<f32>,
     grads: DeviceBuffer<f32>,
@@ -99,6 +98,8 @@ pub(crate) struct DeviceKernels {
     stats: DeviceBuffer<f64>,
     train: DevBatch,
     test: Option<DevBatch>,
+    /// Parameter kinds of every kernel, from the PTX.
+    signatures: BTreeMap<String, Vec<ParamKind>>,
     stream: Stream,
     module: Module,
     device: Device,
@@ -143,6 +144,7 @@ impl DeviceKernels {
             stats: DeviceBuffer::zeroed(SLOT * STATS_BATCH).map_err(alloc)?,
             train: DevBatch::new(s.train, true)?,
             test: s.test.map(|t| DevBatch::new(t, false)).transpose()?,
+            signatures: ptx_params(PTX),
             stream,
             module,
             device,
@@ -209,6 +211,54 @@ impl DeviceKernels {
         }
     }
 
+    /// The device address an argument stands for (pointers) or its value (scalars), in the
+    /// low bytes of an 8-byte slot (little-endian, as cuLaunchKernel reads parameters).
+    fn slot(&self, a: &Arg) -> u64 {
+        match *a {
+            Arg::Ptr(at) => match at.buf {
+                Buf::RowLoss | Buf::RowCorrect | Buf::Partial | Buf::Stats => self.p64(at).as_raw(),
+                _ => self.p32(at).as_raw(),
+            },
+            Arg::Batch(sel, arr) => {
+                let b = self.batch(sel);
+                match arr {
+                    BatchArray::X => b.x.as_device_ptr().as_raw(),
+                    BatchArray::Y => b.y.as_device_ptr().as_raw(),
+                    BatchArray::Label => b.label.as_device_ptr().as_raw(),
+                    BatchArray::Weight => b.weight.as_device_ptr().as_raw(),
+                    BatchArray::Scale => b.scale.as_device_ptr().as_raw(),
+                }
+            }
+            Arg::List(k, rows) => {
+                let (offs, list) = &self.train.lists[k];
+                if rows {
+                    list.as_device_ptr().as_raw()
+                } else {
+                    offs.as_device_ptr().as_raw()
+                }
+            }
+            Arg::Null => 0,
+            Arg::I32(v) => v as u32 as u64,
+            Arg::I64(v) => v as u64,
+            Arg::F32(v) => v.to_bits() as u64,
+        }
+    }
+
+    /// Launches a kernel on the stream after checking its arguments against the PTX.
+    fn launch(&self, l: &LaunchSpec) -> Result<()> {
+        l.check(&self.signatures)?;
+        let f = self.function(l.kernel)?;
+        let mut slots: Vec<u64> = l.args.iter().map(|a| self.slot(a)).collect();
+        let ptrs: Vec<*mut c_void> = slots
+            .iter_mut()
+            .map(|v| v as *mut u64 as *mut c_void)
+            .collect();
+        let ([gx, gy, gz], block) = l.launch;
+        // SAFETY: the arguments match the kernel's parameters in number and size (checked
+        // above) and address live buffers of the sizes the kernel assumes.
+        unsafe { self.stream.launch(&f, (gx, gy, gz), block, 0, &ptrs) }.map_err(launch_err)
+    }
+
     fn function(&self, name: &str) -> Result<Function<'_>> {
         self.module
             .get_function(name)
@@ -231,43 +281,11 @@ impl Kernels for DeviceKernels {
         act: i32,
         with_dh: bool,
     ) -> Result<()> {
-        let f = self.function("first_layer")?;
-        let b = self.batch(sel);
-        let dh = if with_dh {
-            self.dh.as_device_ptr()
-        } else {
-            DevicePointer::null()
-        };
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::first_layer(rows, width);
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.p32(w_x), self.p32(w_y), b.x.as_device_ptr(), b.y.as_device_ptr(),
-                rows as i32, width as i32, act, self.act.as_device_ptr(), dh
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::first_layer(w_x, w_y, sel, rows, width, act, with_dh))
     }
 
     fn gemm(&mut self, c: &GemmCall) -> Result<()> {
-        let f = self.function(c.kernel())?;
-        let stream = &self.stream;
-        let (g, block) = geom::gemm(c);
-        let out = self.p32(c.c);
-        let d = if c.scale_by_c {
-            out
-        } else {
-            DevicePointer::null()
-        };
-        unsafe {
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                c.nr as i32, c.nc as i32, c.nk as i32,
-                self.p32(c.a), c.sai as i64, c.sak as i64,
-                self.p32(c.b), c.sbk as i64, c.sbj as i64,
-                out, c.ldc as i64, d, c.kchunk as i32, c.split_stride as i64
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::gemm(c))
     }
 
     fn sum_splits(
@@ -278,15 +296,7 @@ impl Kernels for DeviceKernels {
         n: usize,
         out: At,
     ) -> Result<()> {
-        let f = self.function("sum_splits")?;
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::sum_splits(n);
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.p32(ws), splits as i32, stride as i64, n as i64, self.p32(out)
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::sum_splits(ws, splits, stride, n, out))
     }
 
     fn loss_rows(
@@ -298,76 +308,23 @@ impl Kernels for DeviceKernels {
         want_grad: bool,
         parts: Option<(At, usize, usize)>,
     ) -> Result<()> {
-        let f = self.function("loss_rows")?;
-        let (pp, splits, stride) = match parts {
-            Some((ws, s, st)) => (self.p32(ws), s as i32, st as i64),
-            None => (DevicePointer::null(), 1, 0),
-        };
-        let b = self.batch(sel);
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::loss_rows(rows);
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.z.as_device_ptr(), rows as i32, p as i32, b.label.as_device_ptr(),
-                b.weight.as_device_ptr(), b.scale.as_device_ptr(), kind, want_grad as i32,
-                self.row_loss.as_device_ptr(), self.row_correct.as_device_ptr(), pp, splits,
-                stride
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::loss_rows(sel, rows, p, kind, want_grad, parts))
     }
 
     fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()> {
-        let f = self.function("reduce2")?;
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::reduce2();
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.p64(x), self.p64(y), n as i32, self.p64(out), 0i32
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::reduce2(x, y, n, out))
     }
 
     fn scatter_first(&mut self, list: usize, width: usize, p: usize, g: At) -> Result<()> {
-        let f = self.function("scatter_first")?;
-        let (offs, rows) = &self.train.lists[list];
-        let stream = &self.stream;
-        unsafe {
-            let (grid, block) = geom::scatter_first(width, p);
-            launch!(f<<<dim(grid), block, 0, stream>>>(
-                self.dh.as_device_ptr(), width as i32, offs.as_device_ptr(),
-                rows.as_device_ptr(), self.p32(g)
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::scatter_first(list, width, p, g))
     }
 
     fn sgd_step(&mut self, n: usize, lr: f32, wd: f32) -> Result<()> {
-        let f = self.function("sgd_step")?;
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::optimizer();
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.params.as_device_ptr(), self.grads.as_device_ptr(), n as i64, lr, wd,
-                self.partial.as_device_ptr()
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::sgd_step(n, lr, wd))
     }
 
     fn adamw_step(&mut self, n: usize, s: AdamScalars) -> Result<()> {
-        let f = self.function("adamw_step")?;
-        let stream = &self.stream;
-        unsafe {
-            let (g, block) = geom::optimizer();
-            launch!(f<<<dim(g), block, 0, stream>>>(
-                self.params.as_device_ptr(), self.grads.as_device_ptr(),
-                self.adam_m.as_device_ptr(), self.adam_v.as_device_ptr(), n as i64,
-                s.decay, s.b1, s.b2, s.step, s.bc2_sqrt, s.eps, self.partial.as_device_ptr()
-            ))
-            .map_err(launch_err)
-        }
+        self.launch(&spec::adamw_step(n, s))
     }
 
     fn read_f32(&self, buf: Buf, len: usize) -> Result<Vec<f32>> {
