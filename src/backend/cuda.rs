@@ -12,42 +12,52 @@
 //! step (kernels in `kernels/train_step.cu`, embedded as PTX) is
 //! ```text
 //! first_layer    h[r, m] = W_in[m, x_r] + W_in'[m, y_r];  A = sigma(h);  DH = sigma'(h)
-//! gemm_f32       Z (R x p) = A (R x M) W_out^T (M x p)                        logits
+//! gemm_f32[_wide] Z (R x p) = A (R x M) W_out^T (M x p)                       logits
 //! loss_rows      per row: loss l_r, correct_r (argmax, ties -> smallest index),
 //!                Z <- G = s w_r dl/dz  (s = 1/n or 1, w_r the row's multiplicity)
 //! reduce2        sum_r w_r l_r, sum_r w_r correct_r (f64)  -> stats
-//! gemm_f32       dW_out^T (M x p) = A^T (M x R) G (R x p)
-//! gemm_f32       DH <- (G (R x p) W_out (p x M)) * DH      (dL/dh)
+//! gemm_f32[_wide] dW_out^T (M x p) = A^T (M x R) G (R x p)   (+ sum_splits when split)
+//! gemm_f32[_wide] DH <- (G (R x p) W_out (p x M)) * DH        (dL/dh)
 //! scatter_first  dW_in[m, v] = sum over rows r with x_r = v, and rows with y_r = v, of DH[r, m]
 //! sgd_step | adamw_step   the update of src/optim.rs over all parameters at once, also
 //!                summing ||w||^2 (before the update) and ||g||^2 (f64)
 //! reduce2        -> stats
 //! ```
-//! A product whose output has few 64 x 64 tiles but a long k (the logits and dW_out at small
-//! p) is split along k ([`GemmCall::split_plan`], a rule of the shapes only): the `gemm_f32`
-//! blocks of split s write partial products to a workspace and `sum_splits` adds them in split
-//! order. Every reduction has a fixed order (no atomics), so the backend is deterministic, and
-//! its results do not depend on the device (see the twin below). Per-step scalars go into a device buffer of f64 and come back in batches
+//! A product whose output has few tiles but a long k (the logits and dW_out at small p) is
+//! split along k ([`GemmCall::split_plan`], a rule of the shapes only): split s writes its
+//! partial product to a workspace, and `sum_splits` (or, for the logits, `loss_rows` itself)
+//! adds the partials in split order. Large products run on 128 x 128 tiles
+//! ([`GemmCall::tile`]); both GEMM kernels compute each output as one fma chain over
+//! increasing k. Every reduction has a fixed order (no atomics), so the backend is
+//! deterministic and its results do not depend on the device.
+//!
+//! Per-step scalars go into a device buffer of f64 and come back in batches
 //! ([`CudaBackend::run_epochs`]); the [`Backend`] methods fetch them after each call. Weights
 //! and optimiser state come back only through [`Backend::network`] / [`Backend::optimizer`].
+//! Every launch is described once ([`spec`]: kernel, geometry from [`geom`], arguments in the
+//! kernel's order) and checked against the PTX's parameter list ([`ptx_params`]) before it
+//! runs.
 //!
 //! # Agreement with the CPU backend
 //! The elementwise parts (first layer, activations, loss, optimisers) perform the CPU's f32
 //! operations in the CPU's order, with `exp`/`log` of at most 1 ulp error (no libdevice: own
 //! fdlibm-style `expf_acc`/`logf_acc`, checked by `kernels/build_ptx.sh` and by
-//! `tests/cuda_parity.rs` through the twin's copy). The three matrix products sum in another order than the CPU's
-//! `matrixmultiply`, so losses and gradients agree to f32 rounding, not bit for bit; the
-//! tolerances are stated in `tests/cuda_parity.rs`.
+//! `tests/cuda_parity.rs` through the twin's copy). The three matrix products sum in another
+//! order than the CPU's `matrixmultiply`, so losses and gradients agree to f32 rounding, not
+//! bit for bit; the tolerances are stated in `tests/cuda_parity.rs`.
 //!
-//! # The CPU twin
-//! [`twin::CudaTwin`] runs the same sequence of kernel launches (this module's orchestration is
-//! shared: [`Kernels`] is implemented once by the device and once on the host), each kernel
-//! replaced by a Rust function that performs the kernel's f32/f64 operations in the kernel's
-//! order, with the kernel's thread and block decomposition for every reduction. The PTX is
-//! compiled without floating-point contraction (every `add`/`mul` is `.rn`, so `ptxas` may not
-//! fuse them) and the GEMM's `fmaf` is `f32::mul_add`, so the device should reproduce the twin
-//! bit for bit; `tests/cuda_parity.rs` holds the twin to the CPU backend always and the device
-//! to the twin when a GPU is present.
+//! # The CPU twin and the host emulation
+//! [`twin::CudaTwin`] runs the same sequence of kernel launches (the orchestration is shared:
+//! [`Kernels`] is implemented by the device and by the host), each kernel replaced by a Rust
+//! function that performs the kernel's f32/f64 operations in the kernel's order, with the
+//! kernel's thread and block decomposition for every reduction. The PTX is compiled without
+//! floating-point contraction (every `add`/`mul` is `.rn`, so `ptxas` may not fuse them) and the
+//! GEMMs' `fmaf` is `f32::mul_add`, so the device should reproduce the twin bit for bit.
+//! With the feature `kernel-emu`, `CudaTwin::new_emulated` runs instead the C source of the
+//! kernels compiled for the host, launched from the same [`spec`]s with the device's geometry
+//! (blocks in sequence, a block's threads as fibers meeting at each barrier); it reproduces
+//! the twin bit for bit. `tests/cuda_parity.rs` holds the twin to the CPU backend always, the
+//! emulation to the twin with `kernel-emu`, and the device to both when a GPU is present.
 
 use crate::error::{Error, Result};
 use crate::grad::{Batch, Eval, Grads};
