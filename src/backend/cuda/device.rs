@@ -19,8 +19,8 @@ fn cuda_err(what: &str, e: CudaError) -> Error {
     let reason = match e {
         CudaError::NoDevice => "no CUDA device (the driver reports none)".to_string(),
         CudaError::InvalidPtx | CudaError::NoBinaryForGpu => format!(
-            "{what}: the driver cannot JIT-compile the kernels' PTX (ISA 7.0 for sm_70 or newer): \
-             driver older than CUDA 11.0, or GPU older than sm_70"
+            "{what}: the driver cannot JIT-compile the kernels' PTX (ISA 6.0, target sm_70): a \
+             driver older than CUDA 9, or a GPU older than Volta (sm_70)"
         ),
         other => format!("{what}: {other:?}"),
     };
