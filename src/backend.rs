@@ -13,6 +13,9 @@ use crate::optim::Optimizer;
 use crate::real::Real;
 use crate::task::Split;
 
+pub mod cuda;
+pub use cuda::{cuda_available, CudaBackend};
+
 /// Pre-update measurements of one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
@@ -160,22 +163,9 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
     }
 
     fn correct_grid(&self, grid: &mut Vec<bool>) {
-        let p = self.net.p;
-        grid.clear();
-        grid.resize(p * p, false);
-        let mut mark = |batch: &Batch<T>, flags: &[bool]| {
-            for (r, &ok) in flags.iter().enumerate() {
-                let (x, y) = (batch.x[r] as usize, batch.y[r] as usize);
-                grid[x * p + y] = ok;
-                // A merged row (weight 2) stands for both orders.
-                if batch.merged {
-                    grid[y * p + x] = ok;
-                }
-            }
-        };
-        mark(&self.train, self.ws.correct());
+        fill_grid(self.net.p, &self.train, self.ws.correct(), grid, true);
         if let Some(t) = &self.test {
-            mark(t, self.test_ws.correct());
+            fill_grid(self.net.p, t, self.test_ws.correct(), grid, false);
         }
     }
 
@@ -183,5 +173,45 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
         self.grads = Grads::zeros_like(&net);
         self.net = net;
         self.opt = opt;
+    }
+}
+
+/// Writes per-row correctness `flags` of `batch` into the x-major p x p `grid` (cleared first
+/// when `clear`). A merged row (tied model) stands for both orders.
+pub(crate) fn fill_grid<T: Real>(
+    p: usize,
+    batch: &Batch<T>,
+    flags: &[bool],
+    grid: &mut Vec<bool>,
+    clear: bool,
+) {
+    if clear {
+        grid.clear();
+        grid.resize(p * p, false);
+    }
+    for (r, &ok) in flags.iter().enumerate() {
+        let (x, y) = (batch.x[r] as usize, batch.y[r] as usize);
+        grid[x * p + y] = ok;
+        if batch.merged {
+            grid[y * p + x] = ok;
+        }
+    }
+}
+
+/// The correctness grid of `net` on the training and test batches, by evaluating them.
+pub(crate) fn grid_by_evaluation<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    loss: Loss,
+    train: &Batch<T>,
+    test: Option<&Batch<T>>,
+    grid: &mut Vec<bool>,
+) {
+    let mut ws = Workspace::new();
+    evaluate(net, act, loss, train, &mut ws);
+    fill_grid(net.p, train, ws.correct(), grid, true);
+    if let Some(t) = test {
+        evaluate(net, act, loss, t, &mut ws);
+        fill_grid(net.p, t, ws.correct(), grid, false);
     }
 }

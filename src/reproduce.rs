@@ -118,6 +118,8 @@ pub struct ReproduceOptions {
     pub epochs: Option<usize>,
     /// Override every preset's width (for quick runs and tests); `None`: the width formula.
     pub width: Option<usize>,
+    /// Backend of the training runs (f32 presets run on CUDA when asked; analyses on the CPU).
+    pub backend: train::BackendKind,
 }
 
 /// The presets run at modulus p.
@@ -268,7 +270,7 @@ fn reproduce_p(ctx: &mut Ctx, p: usize) -> Result<()> {
                 let progress = ctx.opts.progress;
                 let multi = ctx.multi.clone();
                 if dir.join("config.json").exists() && train::latest_checkpoint(&dir)?.is_some() {
-                    train::resume_with(&dir, None, progress, multi)?;
+                    train::resume_on(&dir, None, progress, ctx.opts.backend, multi)?;
                 } else {
                     train::run(
                         &cfg,

@@ -18,7 +18,7 @@
 //! `adam_v_K.npy` per tensor K = 0, 1, 2 for AdamW) and `state.json` (epoch, updates, precision).
 //! Resuming from one continues with epoch e + 1 and reproduces the uninterrupted run bit for bit.
 
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::{Backend, CpuBackend, CudaBackend};
 use crate::error::{positive, Error, Result};
 use crate::export::{atomic_write, fmt_f64, Manifest, StreamTable};
 use crate::grokking::{RecordConfig, Recorder};
@@ -368,6 +368,22 @@ impl<T: Real> Trainer<T, CpuBackend<T>> {
     }
 }
 
+impl Trainer<f32, CudaBackend> {
+    /// A CUDA trainer (f32) for `config` on `split`, from the configured initial weights.
+    ///
+    /// # Errors
+    /// [`Error::BackendUnavailable`] when the build has no `cuda` feature or no device is
+    /// present, besides the configuration errors of [`Trainer::cpu`].
+    pub fn cuda(config: &TrainConfig, split: &Split) -> Result<Self> {
+        config.validate()?;
+        let net = config.initial_network::<f32>()?;
+        let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();
+        let opt = config.optimizer.build::<f32>(&sizes)?;
+        let backend = CudaBackend::new(net, config.activation, config.loss, split, opt)?;
+        Ok(Trainer::with_backend(config.clone(), backend))
+    }
+}
+
 impl<T: Real, B: Backend<T>> Trainer<T, B> {
     /// A trainer around an already built backend, starting at epoch 0.
     pub fn with_backend(config: TrainConfig, backend: B) -> Self {
@@ -612,6 +628,48 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
+/// Which backend runs the training steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// [`CpuBackend`], f32 or f64.
+    #[default]
+    Cpu,
+    /// [`CudaBackend`] (feature `cuda`), f32 only.
+    Cuda,
+}
+
+impl BackendKind {
+    /// Parses `cpu` or `cuda`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(BackendKind::Cpu),
+            "cuda" => Ok(BackendKind::Cuda),
+            _ => Err(Error::UnknownName {
+                kind: "backend",
+                name: s.into(),
+                expected: "cpu, cuda".into(),
+            }),
+        }
+    }
+
+    /// Checks that the backend can run `precision` here: CUDA needs f32, the feature and a device.
+    pub fn check(self, precision: Precision) -> Result<()> {
+        match self {
+            BackendKind::Cpu => Ok(()),
+            BackendKind::Cuda => {
+                if precision != Precision::F32 {
+                    return Err(Error::UnknownName {
+                        kind: "precision for the cuda backend",
+                        name: precision.name().into(),
+                        expected: "f32".into(),
+                    });
+                }
+                crate::backend::cuda_available()
+            }
+        }
+    }
+}
+
 /// Trains `config` and writes the run folder:
 /// `config.json`, `train_pairs.csv`, `training_log.csv`, `checkpoints/`, `final/` (weight
 /// folder), `summary.csv`, the progress measures of [`crate::grokking`] (`progress.csv`,
@@ -621,11 +679,22 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> Result<()> {
 /// checkpoint) and renamed when the run ends, also when it diverges; a diverged run returns
 /// [`Error::Diverged`] after writing everything it has.
 pub fn run(config: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
+    run_on(config, opts, BackendKind::Cpu)
+}
+
+/// [`run`] on the chosen backend (the CUDA backend is checked before the output folder is
+/// touched).
+pub fn run_on(config: &TrainConfig, opts: &RunOptions, backend: BackendKind) -> Result<RunSummary> {
     config.validate()?;
     let split = config.split()?;
-    // Fail on bad initial weights before touching the output folder.
+    // Fail on bad initial weights, or a backend that cannot run, before touching the output folder.
     config.initial_network::<f64>()?;
+    backend.check(config.precision)?;
     prepare_out_dir(&opts.out, opts.force)?;
+    if backend == BackendKind::Cuda {
+        let t = Trainer::cuda(config, &split)?;
+        return drive(t, &split, opts, None);
+    }
     match config.precision {
         Precision::F32 => {
             let t = Trainer::<f32, _>::cpu(config, &split)?;
@@ -641,14 +710,16 @@ pub fn run(config: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
 /// Resumes the run in `out` from its latest checkpoint, running until the configured number of
 /// epochs (or `epochs` if given). Reproduces the uninterrupted run's files exactly.
 pub fn resume(out: &Path, epochs: Option<usize>, progress: Progress) -> Result<RunSummary> {
-    resume_with(out, epochs, progress, None)
+    resume_on(out, epochs, progress, BackendKind::Cpu, None)
 }
 
-/// [`resume`] with the run's bar added to `multi` (see [`RunOptions::multi`]).
-pub fn resume_with(
+/// [`resume`] on the chosen backend, with the run's bar added to `multi` (see
+/// [`RunOptions::multi`]).
+pub fn resume_on(
     out: &Path,
     epochs: Option<usize>,
     progress: Progress,
+    backend: BackendKind,
     multi: Option<indicatif::MultiProgress>,
 ) -> Result<RunSummary> {
     let cfg_path = out.join("config.json");
@@ -672,6 +743,11 @@ pub fn resume_with(
         progress,
         multi,
     };
+    backend.check(config.precision)?;
+    if backend == BackendKind::Cuda {
+        let t = Trainer::cuda(&config, &split)?;
+        return drive(t, &split, &opts, ckpt.as_deref());
+    }
     match config.precision {
         Precision::F32 => {
             let t = Trainer::<f32, _>::cpu(&config, &split)?;

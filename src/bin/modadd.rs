@@ -9,7 +9,7 @@ use modadd::model::{Activation, Init, Tying};
 use modadd::optim::{OptimizerConfig, Schedule};
 use modadd::real::Real;
 use modadd::task::{all_pairs, read_pairs_csv, Pair, Task};
-use modadd::train::{self, Precision, Progress, RunOptions, TrainConfig};
+use modadd::train::{self, BackendKind, Precision, Progress, RunOptions, TrainConfig};
 use modadd::weights;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -236,7 +236,7 @@ struct TrainArgs {
     /// Precision: f32 (the presets' default, like PyTorch) or f64.
     #[arg(long)]
     precision: Option<String>,
-    /// Backend: cpu (cuda needs a build with --features cuda).
+    /// Backend: cpu, or cuda (f32; needs a build with --features cuda and a CUDA device).
     #[arg(long, default_value = "cpu")]
     backend: String,
     /// Output folder [default: runs/<preset>_p<P>].
@@ -459,24 +459,10 @@ fn resolve_train(a: &TrainArgs) -> Result<TrainConfig> {
     Ok(c)
 }
 
-fn check_backend(name: &str) -> Result<()> {
-    match name {
-        "cpu" => Ok(()),
-        "cuda" => Err(Error::BackendUnavailable {
-            backend: "cuda",
-            reason: "this build has no CUDA backend (rebuild with --features cuda)".into(),
-        }),
-        _ => Err(Error::UnknownName {
-            kind: "backend",
-            name: name.into(),
-            expected: "cpu, cuda".into(),
-        }),
-    }
-}
-
 fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
     use modadd::reproduce::{parse_moduli, reproduce, shard_moduli, ReproduceOptions, Shard};
-    check_backend(&a.backend)?;
+    let backend = BackendKind::parse(&a.backend)?;
+    backend.check(Precision::F32)?;
     let ps = match (&a.p_range, a.p) {
         (Some(r), _) => parse_moduli(r)?,
         (None, p) => vec![modadd::task::check_modulus(p.unwrap_or(23))?],
@@ -493,6 +479,7 @@ fn cmd_reproduce(a: ReproduceArgs) -> Result<()> {
         progress: progress(a.quiet),
         epochs: a.epochs,
         width: a.width,
+        backend,
     })?;
     println!(
         "{}: moduli {:?}: {} units run, {} already done, {:.1} s",
@@ -533,7 +520,11 @@ fn cmd_verify(a: VerifyArgs) -> Result<()> {
 }
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    check_backend(&a.backend)?;
+    let backend = BackendKind::parse(&a.backend)?;
+    if backend == BackendKind::Cuda {
+        // Before anything else: no feature, driver or device is one clear line.
+        modadd::backend::cuda_available()?;
+    }
     let prog = progress(a.quiet);
     if a.resume {
         let out = a.out.clone().ok_or(Error::InvalidParameter {
@@ -541,7 +532,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             value: f64::NAN,
             expected: "--out DIR naming the run to resume",
         })?;
-        let s = train::resume(&out, a.epochs, prog)?;
+        let s = train::resume_on(&out, a.epochs, prog, backend, None)?;
         println!("resumed {}: {} epochs run", out.display(), s.epochs_run);
         return Ok(());
     }
@@ -553,7 +544,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             cfg.p
         ))
     });
-    let s = train::run(
+    let s = train::run_on(
         &cfg,
         &RunOptions {
             out: out.clone(),
@@ -561,6 +552,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             progress: prog,
             multi: None,
         },
+        backend,
     )?;
     if let Some(r) = s.last {
         println!(
