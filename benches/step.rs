@@ -87,9 +87,44 @@ fn gemms(c: &mut Criterion) {
     g.finish();
 }
 
+/// The per-epoch cost of recording progress measures (IPR and mean |sin D| through the batched
+/// probe, the correctness grid, pair-class accuracies) on the grokking preset's split, beside
+/// one step of the same run: the recording budget is 20 % of the step.
+fn recording(c: &mut Criterion) {
+    use modadd::grokking::{class_accuracy, classify, SpectralProbe};
+    let mut g = c.benchmark_group("record_f32_cpu");
+    let (p, m) = (23, 512);
+    let split = Split::seeded(p, Task::Add, 0.75, 42).unwrap();
+    let net = Network::<f32>::init(p, m, Init::Random { scale: 0.1 }, Tying::Tied, 42).unwrap();
+    let opt = OptimizerConfig::adamw(2.0)
+        .build::<f32>(&[m * p, p * m])
+        .unwrap();
+    let mut b = CpuBackend::new(net, Activation::Relu, Loss::CeMean, &split, opt);
+    let probe = SpectralProbe::new(p);
+    let classes = classify(&split);
+    let mut grid = Vec::new();
+    g.bench_function(
+        BenchmarkId::new("grokking_step", format!("p{p}_m{m}")),
+        |bch| {
+            bch.iter(|| {
+                black_box(b.eval_test());
+                black_box(b.step(black_box(1e-5)))
+            })
+        },
+    );
+    g.bench_function(BenchmarkId::new("record", format!("p{p}_m{m}")), |bch| {
+        bch.iter(|| {
+            b.correct_grid(&mut grid);
+            let acc = class_accuracy(&classes, &grid);
+            black_box((probe.measures(&b.network()), acc))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = step, gemms
+    targets = step, gemms, recording
 }
 criterion_main!(benches);

@@ -332,6 +332,66 @@ fn logits_chunk<T: Real>(net: &Network<T>, a: &[T], len: usize, z: &mut [T]) {
     );
 }
 
+/// True when sigma'(h) is a function of sigma(h) (ReLU: 1{a > 0}, exp: a, identity: 1), so the
+/// backward pass reads it off the activations instead of a stored buffer.
+fn derivative_from_value(act: Activation) -> bool {
+    matches!(
+        act,
+        Activation::Relu | Activation::Exp | Activation::Identity
+    )
+}
+
+/// Scatters `dA * sigma'` of rows `r0..r0+len` into the input-weight gradients. `src` holds
+/// either sigma(h) or sigma'(h) per element, and `deriv(src, src)` turns it into sigma'.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn scatter<T: Real, D: Fn(T, T) -> T>(
+    batch: &Batch<T>,
+    r0: usize,
+    len: usize,
+    m_w: usize,
+    da: &[T],
+    src: &[T],
+    grads: &mut Grads<T>,
+    deriv: D,
+) {
+    for r in 0..len {
+        let cx = batch.x[r0 + r] as usize * m_w;
+        let cy = batch.y[r0 + r] as usize * m_w;
+        let da = &da[r * m_w..(r + 1) * m_w];
+        let sr = &src[r * m_w..(r + 1) * m_w];
+        if let Some(gy_all) = grads.w_in_y.as_mut() {
+            let gx = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
+            let gy = &mut gy_all.as_mut_slice()[cy..cy + m_w];
+            for m in 0..m_w {
+                let v = da[m] * deriv(sr[m], sr[m]);
+                gx[m] = gx[m] + v;
+                gy[m] = gy[m] + v;
+            }
+        } else if cx == cy {
+            let g = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
+            for m in 0..m_w {
+                let v = da[m] * deriv(sr[m], sr[m]);
+                g[m] = g[m] + v + v;
+            }
+        } else {
+            let g = grads.w_in.as_mut_slice();
+            let (gx, gy) = if cx < cy {
+                let (lo, hi) = g.split_at_mut(cy);
+                (&mut lo[cx..cx + m_w], &mut hi[..m_w])
+            } else {
+                let (lo, hi) = g.split_at_mut(cx);
+                (&mut hi[..m_w], &mut lo[cy..cy + m_w])
+            };
+            for m in 0..m_w {
+                let v = da[m] * deriv(sr[m], sr[m]);
+                gx[m] = gx[m] + v;
+                gy[m] = gy[m] + v;
+            }
+        }
+    }
+}
+
 /// Loss and accuracy of `net` on `batch`, without gradients.
 pub fn evaluate<T: Real>(
     net: &Network<T>,
@@ -392,7 +452,9 @@ pub fn loss_and_grad<T: Real>(
     let mut r0 = 0;
     while r0 < batch.rows() {
         let len = CHUNK.min(batch.rows() - r0);
-        first_layer(net, act, batch, r0, len, &mut ws.a, Some(&mut ws.dh));
+        // sigma' is stored only when it cannot be read off sigma(h) in the backward pass.
+        let dh = (!derivative_from_value(act)).then_some(&mut ws.dh[..]);
+        first_layer(net, act, batch, r0, len, &mut ws.a, dh);
         logits_chunk(net, &ws.a, len, &mut ws.z);
         // Loss, accuracy, and g = s * w_i * dl/dz in place of the logits.
         for r in 0..len {
@@ -432,41 +494,18 @@ pub fn loss_and_grad<T: Real>(
         );
         // dH = dA * sigma'(h), scattered into the columns x and y of the input weights in one
         // pass (x = y adds twice, as the chain rule says).
-        let untied = grads.w_in_y.is_some();
-        for r in 0..len {
-            let cx = batch.x[r0 + r] as usize * m_w;
-            let cy = batch.y[r0 + r] as usize * m_w;
-            let da = &ws.da[r * m_w..(r + 1) * m_w];
-            let dh = &ws.dh[r * m_w..(r + 1) * m_w];
-            if untied {
-                let gx = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
-                let gy = &mut grads.w_in_y.as_mut().expect("untied").as_mut_slice()[cy..cy + m_w];
-                for m in 0..m_w {
-                    let v = da[m] * dh[m];
-                    gx[m] = gx[m] + v;
-                    gy[m] = gy[m] + v;
-                }
-            } else if cx == cy {
-                let g = &mut grads.w_in.as_mut_slice()[cx..cx + m_w];
-                for m in 0..m_w {
-                    let v = da[m] * dh[m];
-                    g[m] = g[m] + v + v;
-                }
-            } else {
-                let g = grads.w_in.as_mut_slice();
-                let (gx, gy) = if cx < cy {
-                    let (lo, hi) = g.split_at_mut(cy);
-                    (&mut lo[cx..cx + m_w], &mut hi[..m_w])
+        let (zero, one) = (T::zero(), T::one());
+        match act {
+            Activation::Relu => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| {
+                if a > zero {
+                    one
                 } else {
-                    let (lo, hi) = g.split_at_mut(cx);
-                    (&mut hi[..m_w], &mut lo[cy..cy + m_w])
-                };
-                for m in 0..m_w {
-                    let v = da[m] * dh[m];
-                    gx[m] = gx[m] + v;
-                    gy[m] = gy[m] + v;
+                    zero
                 }
-            }
+            }),
+            Activation::Exp => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| a),
+            Activation::Identity => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |_, _| one),
+            _ => scatter(batch, r0, len, m_w, &ws.da, &ws.dh, grads, |_, d| d),
         }
         r0 += len;
     }
