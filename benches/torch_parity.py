@@ -2,13 +2,16 @@
 """Replays a modadd run in PyTorch from the same initial weights and split, and compares the
 per-epoch training log (train/test loss and accuracy) epoch by epoch.
 
-Usage: python3 benches/torch_parity.py RUN_DIR [--epochs N]
+Usage: python3 benches/torch_parity.py RUN_DIR [--epochs N] [--threads T]
+Also prints PyTorch's wall time for the replay (the same epochs: test evaluation, training
+step, AdamW), to set beside `modadd train`'s time for the run.
 RUN_DIR is a `modadd train` folder whose checkpoint `checkpoints/epoch_000000` holds the
 weights after the first update, which the reference warm-up makes an lr-0 update (weights
 unchanged). Supports AdamW/SGD, relu/quad, ce-mean, tied models, f32.
 """
 import argparse
 import csv
+import time
 import json
 import os
 
@@ -20,7 +23,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     cfg = json.load(open(os.path.join(a.run, "config.json")))
     p = cfg["p"]
     ck = os.path.join(a.run, "checkpoints", "epoch_000000")
@@ -48,6 +53,7 @@ def main():
     n = min(len(log), a.epochs or len(log))
     worst = {"train_loss": 0.0, "test_loss": 0.0}
     acc_diff = 0
+    t0 = time.perf_counter()
     for e in range(n):
         with torch.no_grad():
             zt = logits(te)
@@ -66,6 +72,8 @@ def main():
         acc_diff = max(acc_diff, abs(train_acc - float(r["train_acc"])), abs(test_acc - float(r["test_acc"])))
         if e % max(n // 10, 1) == 0 or e == n - 1:
             print(f"epoch {e}: torch train {loss.item():.6g} acc {train_acc:.4f} test {test_loss:.6g} acc {test_acc:.4f} | modadd train {float(r['train_loss']):.6g} acc {float(r['train_acc']):.4f} test {float(r['test_loss']):.6g} acc {float(r['test_acc']):.4f}")
+    wall = time.perf_counter() - t0
+    print(f"pytorch wall time for {n} epochs ({a.threads} thread(s)), comparisons included: {wall:.1f} s ({wall / n * 1e3:.3f} ms per epoch)")
     print(f"max relative loss difference over {n} epochs: train {worst['train_loss']:.3g}, test {worst['test_loss']:.3g}; max accuracy difference {acc_diff:.4g}")
 
 
