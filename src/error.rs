@@ -11,80 +11,137 @@ use std::path::PathBuf;
 pub enum Error {
     /// The modulus is even or below 3.
     #[error("modulus p = {p} is invalid: expected an odd integer >= 3")]
-    InvalidModulus { p: usize },
+    InvalidModulus {
+        /// The modulus given.
+        p: usize,
+    },
     /// A width (number of neurons) of zero.
     #[error("width M = {width} is invalid: expected at least 1 neuron")]
-    InvalidWidth { width: usize },
+    InvalidWidth {
+        /// The width given.
+        width: usize,
+    },
     /// A real-valued parameter outside its domain.
     #[error("{name} = {value} is invalid: expected {expected}")]
     InvalidParameter {
+        /// Which parameter.
         name: &'static str,
+        /// The value given.
         value: f64,
+        /// What was expected.
         expected: &'static str,
     },
     /// A name (preset, activation, loss, optimiser, ...) that is not known.
     #[error("unknown {kind} '{name}': expected one of {expected}")]
     UnknownName {
+        /// What kind of name (preset, activation, loss, ...).
         kind: &'static str,
+        /// The name given.
         name: String,
+        /// The accepted names.
         expected: String,
     },
     /// Two inputs whose shapes disagree.
     #[error("{what} has shape {found}, expected {expected}")]
     Shape {
+        /// What has the wrong shape.
         what: String,
+        /// The shape found.
         found: String,
+        /// The shape expected.
         expected: String,
     },
     /// A malformed input file; `line` is 1-based.
     #[error("{}:{line}: {message}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The 1-based line.
         line: usize,
+        /// What is wrong with it.
         message: String,
     },
     /// A pair (x, y) outside Z_p x Z_p.
     #[error("pair ({x}, {y}) is outside Z_p x Z_p with p = {p}")]
-    PairOutOfRange { x: usize, y: usize, p: usize },
+    PairOutOfRange {
+        /// The first operand.
+        x: usize,
+        /// The second operand.
+        y: usize,
+        /// The modulus.
+        p: usize,
+    },
     /// An empty set of pairs where at least one was needed.
     #[error("{what} is empty: expected at least one pair")]
-    EmptyPairs { what: &'static str },
+    EmptyPairs {
+        /// Which set of pairs.
+        what: &'static str,
+    },
     /// An output folder that already holds a run.
     #[error("output folder {} already holds a run ({}); pass --force to overwrite it", path.display(), found.display())]
-    OutputExists { path: PathBuf, found: PathBuf },
+    OutputExists {
+        /// The output folder.
+        path: PathBuf,
+        /// The file that marks an earlier run.
+        found: PathBuf,
+    },
     /// Training produced a non-finite loss or gradient.
     #[error("training diverged at epoch {epoch}: {what} is {value}")]
     Diverged {
+        /// The epoch whose metrics were not finite.
         epoch: usize,
+        /// Which metric.
         what: &'static str,
+        /// Its value.
         value: f64,
     },
     /// A checkpoint that cannot be used to resume this run.
     #[error("checkpoint {}: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
+    Checkpoint {
+        /// The checkpoint file or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A PyTorch checkpoint (`.pth`) that cannot be read or lacks the weights.
     #[error("{}: {source}", path.display())]
     Pth {
+        /// The file.
         path: PathBuf,
+        /// What went wrong.
         #[source]
         source: crate::pth::PthError,
     },
     /// A path that is none of the weight formats [`crate::weights::read_weights_any`] accepts.
     #[error("{}: {found}; expected a weight folder (W_in.csv, W_out.csv[, W_in_y.csv]), a checkpoint folder (W_in.npy, W_out.npy[, W_in_y.npy]) or a PyTorch checkpoint file (.pth)", path.display())]
-    WeightsFormat { path: PathBuf, found: String },
+    WeightsFormat {
+        /// The path given.
+        path: PathBuf,
+        /// What was found there.
+        found: String,
+    },
     /// A backend (e.g. CUDA) that is not available.
     #[error("backend '{backend}' unavailable: {reason}")]
     BackendUnavailable {
+        /// The backend asked for.
         backend: &'static str,
+        /// Why it cannot run.
         reason: String,
     },
     /// An ODE integration that could not finish (step-size underflow, too many steps, stiffness).
     #[error("ODE integration stopped at t = {t}: {message}")]
-    Integration { t: f64, message: String },
+    Integration {
+        /// The time reached.
+        t: f64,
+        /// What the integrator reported.
+        message: String,
+    },
     /// An I/O failure, with the path involved.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The path involved.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

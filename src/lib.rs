@@ -45,6 +45,8 @@
 //! # Ok::<(), modadd::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod backend;
 pub mod dynamics;

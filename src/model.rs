@@ -216,9 +216,15 @@ pub enum Tying {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Init {
     /// iid `scale * N(0,1) / sqrt(p)` entries.
-    Random { scale: f64 },
+    Random {
+        /// The scale kappa.
+        scale: f64,
+    },
     /// One cosine per neuron, balanced frequencies, uniform phases, amplitude `scale`.
-    SingleFreq { scale: f64 },
+    SingleFreq {
+        /// The amplitude kappa.
+        scale: f64,
+    },
 }
 
 impl Init {

@@ -32,12 +32,19 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerConfig {
     /// Plain SGD with L2 weight decay.
-    Sgd { weight_decay: f64 },
+    Sgd {
+        /// L2 weight decay, added to the gradient.
+        weight_decay: f64,
+    },
     /// AdamW with decoupled weight decay.
     Adamw {
+        /// Decoupled weight decay.
         weight_decay: f64,
+        /// Decay of the first moment.
         beta1: f64,
+        /// Decay of the second moment.
         beta2: f64,
+        /// Added to the denominator.
         eps: f64,
     },
 }
@@ -247,7 +254,10 @@ pub enum Schedule {
     /// lr for every update.
     Constant,
     /// lr * min(s / steps, 1); the reference uses steps = 10.
-    Warmup { steps: u64 },
+    Warmup {
+        /// Warm-up length N, in updates.
+        steps: u64,
+    },
 }
 
 impl Schedule {

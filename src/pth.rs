@@ -44,13 +44,22 @@ use std::path::{Path, PathBuf};
 pub enum PthError {
     /// The file is not a zip archive (`reason` says what it looks like instead).
     #[error("not a zip archive, so not a PyTorch checkpoint: {reason}")]
-    NotZip { reason: String },
+    NotZip {
+        /// What the file looks like instead.
+        reason: String,
+    },
     /// The file starts like a zip archive but cannot be read as one.
     #[error("zip archive is truncated or corrupt: {reason}")]
-    CorruptZip { reason: String },
+    CorruptZip {
+        /// What the zip reader reported.
+        reason: String,
+    },
     /// The archive has no `<name>/data.pkl`.
     #[error("no '<name>/data.pkl' entry, so not a torch.save checkpoint (entries: {})", entries.join(", "))]
-    MissingPickle { entries: Vec<String> },
+    MissingPickle {
+        /// The entries the archive holds.
+        entries: Vec<String>,
+    },
     /// The pickle could not be read.
     #[error("data.pkl: {0}")]
     Pickle(#[from] pickle::PickleError),
@@ -59,29 +68,48 @@ pub enum PthError {
     Structure(String),
     /// A storage entry that the pickle names is missing or unreadable.
     #[error("storage entry '{entry}': {reason}")]
-    Storage { entry: String, reason: String },
+    Storage {
+        /// The storage entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A tensor reaches past the end of its storage.
     #[error("tensor '{name}' reaches byte {needed} of storage '{key}', which holds {found} bytes")]
     StorageTooShort {
+        /// The tensor.
         name: String,
+        /// The storage key.
         key: String,
+        /// Bytes the tensor needs.
         needed: usize,
+        /// Bytes the storage holds.
         found: usize,
     },
     /// A tensor whose element type is not float32 or float64.
     #[error("tensor '{name}' has dtype {dtype}; expected float32 or float64")]
-    UnsupportedDtype { name: String, dtype: String },
+    UnsupportedDtype {
+        /// The tensor.
+        name: String,
+        /// Its element type.
+        dtype: String,
+    },
     /// A tensor the caller asked for is not in the state dict.
     #[error("no tensor {} in the state dict; tensors found: {}", tried.join(" or "), if found.is_empty() { "none".to_string() } else { found.join(", ") })]
     MissingTensor {
+        /// The keys tried.
         tried: Vec<String>,
+        /// The tensors the state dict holds.
         found: Vec<String>,
     },
     /// A tensor of the wrong shape.
     #[error("tensor '{name}' has shape {found:?}, expected {expected}")]
     WrongShape {
+        /// The tensor.
         name: String,
+        /// Its shape.
         found: Vec<usize>,
+        /// The shape expected.
         expected: String,
     },
 }

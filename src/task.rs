@@ -37,7 +37,12 @@ pub enum Task {
     /// (x - y) mod p (Gromov).
     Sub,
     /// (a x + b y) mod p (Gromov).
-    Linear { a: u64, b: u64 },
+    Linear {
+        /// Coefficient of x.
+        a: u64,
+        /// Coefficient of y.
+        b: u64,
+    },
 }
 
 impl Task {
@@ -87,8 +92,11 @@ impl Task {
 /// One example: the operands and the label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pair {
+    /// First operand.
     pub x: u32,
+    /// Second operand.
     pub y: u32,
+    /// The task's label of (x, y).
     pub label: u32,
 }
 

@@ -62,12 +62,20 @@ pub enum Value {
     /// A dict (or an `OrderedDict`), entries in insertion order.
     Dict(Vec<(Value, Value)>),
     /// A global name `module.name` (a class or function; never imported).
-    Global { module: String, name: String },
+    Global {
+        /// Module name.
+        module: String,
+        /// Attribute name.
+        name: String,
+    },
     /// An object made by calling `callable(*args)` (`REDUCE`, or `cls.__new__(cls, *args)` for
     /// `NEWOBJ`), with the state a later `BUILD` gave it, if any.
     Object {
+        /// The callable (usually a `Global`).
         callable: Box<Value>,
+        /// Its arguments (a tuple).
         args: Box<Value>,
+        /// The state a later `BUILD` set, if any.
         state: Option<Box<Value>>,
     },
     /// A persistent id (`BINPERSID`): the pickler's reference to something stored outside the
