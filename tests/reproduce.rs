@@ -1,6 +1,8 @@
 //! `modadd reproduce`: a complete, resumable, shardable sweep at a tiny scale.
 
+mod common;
 use assert_cmd::Command;
+use common::read_tree;
 use modadd::reproduce::{parse_moduli, shard_moduli, Shard};
 use std::path::Path;
 
@@ -22,29 +24,6 @@ fn reproduce(out: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, std::fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn sweep_writes_every_figure_and_resumes() {
     let d = tempfile::tempdir().unwrap();
@@ -62,12 +41,12 @@ fn sweep_writes_every_figure_and_resumes() {
         }
         assert!(out.join(p).join("manifest.csv").exists());
     }
-    let before = listing(&out);
+    let before = read_tree(&out);
     // A re-run skips everything and changes nothing.
     let o = reproduce(&out, &["--p-range", "5..7"]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("0 units run"), "{stdout}");
-    assert_eq!(listing(&out), before);
+    assert_eq!(read_tree(&out), before);
     // Interrupt: drop an analysis and the end of a training run; a re-run redoes exactly that
     // and reproduces the same bytes.
     std::fs::remove_file(out.join("p_007/analysis/standard/manifest.csv")).unwrap();
@@ -76,7 +55,7 @@ fn sweep_writes_every_figure_and_resumes() {
     let o = reproduce(&out, &["--p-range", "5..7"]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("2 units run"), "{stdout}");
-    assert_eq!(listing(&out), before);
+    assert_eq!(read_tree(&out), before);
 }
 
 #[test]

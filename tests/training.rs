@@ -1,12 +1,13 @@
 //! Training runs: presets, plateau rule, learning, determinism, resume, divergence.
 
+mod common;
+use common::read_tree;
 use modadd::loss::Loss;
 use modadd::model::{Activation, Init};
 use modadd::optim::{OptimizerConfig, Schedule};
 use modadd::train::{
     self, EpochRecord, Plateau, Precision, Progress, RunOptions, TrainConfig, Trainer,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A small configuration that trains in well under a second.
@@ -115,28 +116,6 @@ fn small_network_learns_addition() {
     let r = last.unwrap();
     assert!(r.train_acc == 1.0, "train accuracy {}", r.train_acc);
     assert!(r.train_loss < 0.5 * (11f64).ln(), "loss {}", r.train_loss);
-}
-
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn run_into(c: &TrainConfig, dir: &Path) {

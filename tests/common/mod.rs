@@ -61,3 +61,27 @@ fn assert_close_rejects_a_real_difference() {
 fn assert_close_rejects_nan() {
     assert_close("nan", &[f64::NAN], &[1.0], 1e-12, 1.0);
 }
+
+/// Every file under `dir` (recursively) with its bytes, keyed by relative path: two run folders
+/// are byte-identical iff their trees compare equal.
+pub fn read_tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
