@@ -355,7 +355,11 @@ pub fn closed_form_match<T: Real>(net: &Network<T>, task: Task) -> Vec<NeuronMat
             let th: Vec<f64> = (0..p).map(|j| net.w_in[(m, j)].f64()).collect();
             let et: Vec<f64> = (0..p).map(|j| wy[(m, j)].f64()).collect();
             let xi: Vec<f64> = (0..p).map(|j| net.w_out[(j, m)].f64()).collect();
-            let (st, se, sx) = (table.spectrum(&th), table.spectrum(&et), table.spectrum(&xi));
+            let (st, se, sx) = (
+                table.spectrum(&th),
+                table.spectrum(&et),
+                table.spectrum(&xi),
+            );
             let k = dominant_frequency(&sx).unwrap_or(1);
             let out = sx.at(k);
             let ct = signed_component(&st, k * a % p);
@@ -428,8 +432,7 @@ pub fn summarize_match(matches: &[NeuronMatch], tolerance: f64) -> MatchSummary 
     MatchSummary {
         phase_fraction: defined.iter().filter(|d| d.abs() <= tolerance).count() as f64 / n,
         mean_cos_residual: defined.iter().map(|d| d.cos()).sum::<f64>() / nd,
-        frequency_fraction: matches.iter().filter(|m| m.frequencies_consistent).count() as f64
-            / n,
+        frequency_fraction: matches.iter().filter(|m| m.frequencies_consistent).count() as f64 / n,
         mean_similarity: matches.iter().map(|m| m.similarity).sum::<f64>() / n,
         mean_ipr,
     }
