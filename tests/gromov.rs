@@ -435,3 +435,43 @@ fn random_weights_are_not_closed_form() {
     println!("random init: {s:?}");
     assert!(s.mean_similarity < 0.3 && s.mean_ipr.iter().all(|&v| v < 0.3));
 }
+
+/// Largest spurious ratio allowed for random phases: the random-phase terms leave relative
+/// fluctuations of order 1/sqrt(M) = 0.05 at M = 400; twice that.
+const RANDOM_PHASE_RATIO: f64 = 0.1;
+
+/// Where the spurious peaks go. With chi = phi and balanced phases phi_n = 2 pi n / N in every
+/// frequency group (the untied twin of Proposition 1's diversified network), the `theta^2` and
+/// `eta^2` terms keep a deterministic phase and put peaks of half height at 2 a x and 2 b y
+/// (spurious ratio exactly 1/2, for sub as for add). With independent phases (the closed
+/// form), those terms carry the random phase phi - chi and average out: the measured ratio is
+/// small.
+#[test]
+fn spurious_peaks_need_equal_input_phases() {
+    use modadd::mechanism::{all_logits, peak_shape_for};
+    let (p, n_per) = (11usize, 6usize);
+    for task in [Task::Add, Task::Sub, Task::Linear { a: 2, b: 3 }] {
+        let neurons: Vec<ClosedFormNeuron> = (1..=(p - 1) / 2)
+            .flat_map(|k| {
+                (0..n_per).map(move |n| {
+                    let phi = 0.7 * k as f64 + 2.0 * PI * n as f64 / n_per as f64;
+                    ClosedFormNeuron { k, phi, chi: phi }
+                })
+            })
+            .collect();
+        let net: Network<f64> = closed_form_from(p, task, &neurons).unwrap();
+        let shape = peak_shape_for(&all_logits(&net, Activation::Quad), p, task);
+        assert!(shape.pairs > 0);
+        assert_eq!(shape.three_peaks, shape.pairs, "{task:?}");
+        assert!((shape.spurious_ratio - 0.5).abs() < 1e-9, "{shape:?}");
+
+        let random: Network<f64> = closed_form(p, 400, task, 2).unwrap();
+        let shape = peak_shape_for(&all_logits(&random, Activation::Quad), p, task);
+        println!(
+            "closed form {task:?}: spurious ratio {}",
+            shape.spurious_ratio
+        );
+        assert_eq!(shape.correct_max, shape.pairs);
+        assert!(shape.spurious_ratio.abs() < RANDOM_PHASE_RATIO, "{shape:?}");
+    }
+}

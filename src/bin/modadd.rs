@@ -52,6 +52,10 @@ struct AnalyzeArgs {
     /// a config.json in the weights' folder or up to two folders above].
     #[arg(long)]
     activation: Option<String>,
+    /// Task the accuracy refers to: add, sub or linear:A,B [default: the "task" of that
+    /// config.json, else add].
+    #[arg(long)]
+    task: Option<String>,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -483,7 +487,11 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
     };
     // The one place analyze reads weights.
     let net = weights::read_weights_any(&a.weights)?;
-    let s = modadd::analysis::analyze_to_dir(&net, act, &a.out, a.force)?;
+    let task = match &a.task {
+        Some(t) => Task::parse(t)?,
+        None => modadd::analysis::training_task_near(&a.weights)?.unwrap_or(Task::Add),
+    };
+    let s = modadd::analysis::analyze_task_to_dir(&net, act, task, &a.out, a.force)?;
     let g = |n: &str| s.get(n).map(fmt_f64).unwrap_or_default();
     println!(
         "{}: p = {}, M = {}, activation {}: accuracy {}, IPR {}, mean |sin D| {}, frequencies used {}",
