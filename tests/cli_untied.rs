@@ -119,7 +119,7 @@ fn untied_sub_mse_trains_and_analyzes() {
 
     // W_in_y's spectra and the untied columns.
     let (_, spec) = read_csv(&out.join("spectrum.csv"));
-    let k1 = (p + 1) / 2;
+    let k1 = (p - 1) / 2 + 1; // the constant row and k = 1..K
     assert_eq!(spec.iter().filter(|r| r[0] == "in_y").count(), m * k1);
     assert_eq!(spec.len(), 3 * m * k1);
     let (h, rows) = read_csv(&out.join("neurons.csv"));
