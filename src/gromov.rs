@@ -65,9 +65,12 @@
 //! N* ~ (2 s^2 / mu^2) ln(p^3)      with s^2 = max_d s_d^2        ([`predicted_width`])
 //! ```
 //!
-//! so the width for 100 % accuracy grows only like `ln p` (about 25 ln p; the union bound over
-//! correlated comparisons makes it an overestimate, see tests/gromov.rs for the measured ratio).
-//! Accuracy below that width falls smoothly ([`accuracy_by_width`]).
+//! so the width for 100 % accuracy grows only like `ln p`: `2 s^2 / mu^2` is about 16, so
+//! `N* ~ 16 ln(2 p^2 (p - 1))`, about 50 ln p (123 at p = 11, 168 at 23, 209 at 47, 250 at 97).
+//! The union bound over correlated comparisons makes it an overestimate: the measured first
+//! width at 100 % is about 30 ln p at worst over seeds (70, 102, 111, 152 at those p; see
+//! tests/gromov.rs). Below it accuracy falls smoothly ([`accuracy_by_width`]): about 0.5 at
+//! N = 16 and 0.8 at N = 32 for p = 23.
 //!
 //! Composite p: neurons whose k shares a factor g with p are periodic with period p / g and
 //! also peak at j = c + p/g; the averages above still hold (they need only d != 0 mod p), so the
