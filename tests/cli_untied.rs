@@ -5,7 +5,8 @@
 
 use assert_cmd::Command;
 use modadd::analysis::{training_task_near, UNTIED_NEURON_COLUMNS};
-use modadd::gromov::closed_form;
+use modadd::gromov::{accuracy, closed_form};
+use modadd::model::Activation;
 use modadd::model::Network;
 use modadd::task::Task;
 use modadd::weights::{read_weight_folder, write_weight_folder};
@@ -237,4 +238,78 @@ fn bad_task_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("mul") && err.contains("linear:A,B"), "{err}");
+}
+
+#[test]
+fn closed_form_command_writes_weights_neurons_and_width_scan() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("cf");
+    let (p, n) = (17usize, 150usize);
+    let stdout = run_ok(&[
+        "closed-form",
+        "--p",
+        "17",
+        "--width",
+        "150",
+        "--task",
+        "linear:3,5",
+        "--seed",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("accuracy"), "{stdout}");
+    let task = Task::Linear { a: 3, b: 5 };
+    let net = read_weight_folder(&out.join("weights")).unwrap();
+    let want: Network<f64> = closed_form(p, n, task, 2).unwrap();
+    assert_eq!(net, want); // shortest round-trip CSV reads back exactly
+    let (h, rows) = read_csv(&out.join("accuracy_by_width.csv"));
+    assert_eq!(h, ["width", "accuracy"]);
+    assert_eq!(rows.len(), n);
+    let acc_n: f64 = rows[n - 1][1].parse().unwrap();
+    assert_eq!(acc_n, accuracy(&want, Activation::Quad, task));
+    let (h, rows) = read_csv(&out.join("neurons.csv"));
+    assert_eq!(h, ["m", "k", "phi", "chi"]);
+    assert_eq!(rows.len(), n);
+    let (_, man) = read_csv(&out.join("manifest.csv"));
+    assert_eq!(man.len(), 3);
+    // Refuses to overwrite; byte-identical with --force.
+    let before = std::fs::read(out.join("neurons.csv")).unwrap();
+    let again = modadd()
+        .args([
+            "closed-form",
+            "--p",
+            "17",
+            "--width",
+            "150",
+            "--task",
+            "linear:3,5",
+        ])
+        .args(["--seed", "2", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    run_ok(&[
+        "closed-form",
+        "--p",
+        "17",
+        "--width",
+        "150",
+        "--task",
+        "linear:3,5",
+        "--seed",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(std::fs::read(out.join("neurons.csv")).unwrap(), before);
+    // Bad modulus: exit 2, one line.
+    let bad = modadd()
+        .args(["closed-form", "--p", "16", "--out"])
+        .arg(d.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("16"));
 }

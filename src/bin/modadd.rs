@@ -40,6 +40,31 @@ enum Command {
     /// Fourier analysis of trained weights: tidy CSVs (neurons, spectrum, frequency groups,
     /// harmonics, logits, activation swaps, summary) and a manifest in --out.
     Analyze(AnalyzeArgs),
+    /// Gromov's closed-form periodic weights for (a x + b y) mod p (untied Quad): the weight
+    /// folder, each neuron's frequency and phases, and the accuracy at every width up to --width.
+    ClosedForm(ClosedFormArgs),
+}
+
+#[derive(Args)]
+struct ClosedFormArgs {
+    /// Modulus p (odd, >= 3).
+    #[arg(long, default_value_t = 23)]
+    p: usize,
+    /// Number of neurons N.
+    #[arg(long, default_value_t = 256)]
+    width: usize,
+    /// Task: add, sub or linear:A,B.
+    #[arg(long, default_value = "add")]
+    task: String,
+    /// Seed of the frequencies and phases.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite an earlier export in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -251,6 +276,7 @@ fn main() -> ExitCode {
         Command::Ode(a) => cmd_ode(a),
         Command::Lottery(a) => cmd_lottery(a),
         Command::Analyze(a) => cmd_analyze(a),
+        Command::ClosedForm(a) => cmd_closed_form(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -503,6 +529,20 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
         g("ipr"),
         g("mean_abs_sin_d"),
         g("frequencies_used")
+    );
+    Ok(())
+}
+
+fn cmd_closed_form(a: ClosedFormArgs) -> Result<()> {
+    let task = Task::parse(&a.task)?;
+    let acc = modadd::gromov::write_closed_form(&a.out, a.p, a.width, task, a.seed, a.force)?;
+    println!(
+        "{}: p = {}, N = {}, task {}: accuracy {} on all pairs",
+        a.out.display(),
+        a.p,
+        a.width,
+        a.task,
+        fmt_f64(acc)
     );
     Ok(())
 }
