@@ -25,17 +25,42 @@
 //! layer (empty when the harmonic folds onto the constant term). Empty fields mean "undefined"
 //! (an empty frequency group). Logits and accuracies are over all p^2 pairs of the addition task,
 //! under the activation given (the training one).
+//!
+//! # Untied networks and other tasks
+//! [`analyze_task`] evaluates the accuracy, the swaps and the peak shape on the task given
+//! (`add`, `sub`, `linear:A,B`; [`analyze`] uses add); spurious peaks sit at `2 a x` and
+//! `2 b y` ([`crate::mechanism::peak_shape_for`]). For an untied network (a `W_in_y`), and only
+//! then, the files gain:
+//! - `spectrum.csv`: rows of layer `in_y` (`eta_m`, row m of `W_in_y`) after each neuron's `in`
+//!   and `out` rows;
+//! - `neurons.csv`: columns `freq_y, alpha_y, phi_y, constant_in_y, ipr_in_y, ipr_coef_in_y,
+//!   fit_residual_in_y` (dominant frequency of `eta_m`, its magnitude and phase there, ...) and
+//!   the comparison with Gromov's closed form ([`crate::gromov::closed_form_match`]):
+//!   `closed_form_k` (dominant frequency of `xi_m`), `closed_form_delta`
+//!   (`wrap(phat + chihat - psihat)`, empty when undefined), `closed_form_consistent`
+//!   (input frequencies are fold(k a), fold(k b)), `closed_form_similarity`;
+//! - `summary.csv`: rows `ipr_in_y`, `ipr_coef_in_y`, `closed_form_phase_fraction`
+//!   (|Delta| <= [`CLOSED_FORM_PHASE_TOL`]), `closed_form_mean_cos_delta`,
+//!   `closed_form_frequency_fraction`, `closed_form_similarity`.
+//!
+//! A tied network's files are unchanged by this (byte-identical to the tied-only pipeline).
 
 use crate::error::{Error, Result};
 use crate::export::{fmt_f64, write_table, Manifest};
 use crate::fourier::{
-    cosine_fit_residual_at, frequency_groups, harmonic_ratios, mean_abs_sin_misalignment,
-    neuron_features, FrequencyGroup, NetworkSpectra, NeuronFeatures, Spectrum,
+    cosine_fit_residual_at, dominant_frequency, frequency_groups, harmonic_ratios, ipr,
+    ipr_per_coefficient, mean_abs_sin_misalignment, neuron_features, FrequencyGroup,
+    NetworkSpectra, NeuronFeatures, Spectrum,
 };
-use crate::mechanism::{activation_swaps, all_logits, peak_shape, PeakShape, SwapOutcome};
+use crate::gromov::{closed_form_match, summarize_match, NeuronMatch};
+use crate::mechanism::peak_shape_for;
+use crate::mechanism::{activation_swaps, all_logits, PeakShape, SwapOutcome};
 use crate::model::{Activation, Network};
 use crate::task::{all_pairs, Task};
 use std::path::Path;
+
+/// Phase tolerance (radians, pi/8) of `closed_form_phase_fraction` in `summary.csv`.
+pub const CLOSED_FORM_PHASE_TOL: f64 = std::f64::consts::PI / 8.0;
 
 /// Largest harmonic multiplier written to `harmonics.csv` (r = 2..=5, SPEC 6).
 pub const HARMONIC_MAX: usize = 5;
@@ -57,6 +82,10 @@ pub struct Analysis {
     pub logits: Vec<f64>,
     /// Shape of the logit table (correct and spurious peaks).
     pub peaks: PeakShape,
+    /// The task the accuracy, swaps and peaks refer to.
+    pub task: Task,
+    /// For an untied network: every neuron compared with Gromov's closed form for `task`.
+    pub closed_form: Option<Vec<NeuronMatch>>,
 }
 
 /// Headline numbers of an [`Analysis`] (the rows of `summary.csv`).
@@ -76,16 +105,29 @@ impl Summary {
     }
 }
 
-/// Runs every analysis on `net` (tied or untied; only `W_in` and `W_out` are analysed)
-/// evaluated with `activation`.
+/// Runs every analysis on `net` evaluated with `activation` on the addition task
+/// (`analyze_task(net, activation, Task::Add)`).
 pub fn analyze<T: crate::real::Real>(net: &Network<T>, activation: Activation) -> Analysis {
+    analyze_task(net, activation, Task::Add)
+}
+
+/// Runs every analysis on `net` (tied or untied) evaluated with `activation` on `task` (see
+/// the module docs for what an untied network adds).
+pub fn analyze_task<T: crate::real::Real>(
+    net: &Network<T>,
+    activation: Activation,
+    task: Task,
+) -> Analysis {
     let spectra = NetworkSpectra::of(net);
     let features = neuron_features(&spectra);
     let groups = frequency_groups(&features, (net.p - 1) / 2);
-    let swaps = activation_swaps(net, &all_pairs(net.p, Task::Add));
+    let swaps = activation_swaps(net, &all_pairs(net.p, task));
     let logits = all_logits(net, activation);
-    let peaks = peak_shape(&logits, net.p);
+    let peaks = peak_shape_for(&logits, net.p, task);
+    let closed_form = net.w_in_y.is_some().then(|| closed_form_match(net, task));
     Analysis {
+        task,
+        closed_form,
         activation,
         spectra,
         features,
@@ -152,7 +194,7 @@ impl Analysis {
         let pairs = self.peaks.pairs.max(1) as f64;
         let h = |layer: &[Spectrum], r: usize| self.mean_harmonic(layer, r);
         let (hi, ho) = (&self.spectra.input, &self.spectra.output);
-        Summary {
+        let mut summary = Summary {
             metrics: vec![
                 ("p", self.p() as f64, "modulus"),
                 ("width", self.features.len() as f64, "number of neurons M"),
@@ -186,7 +228,20 @@ impl Analysis {
                 ("harmonic_out_r4", h(ho, 4), "same, r = 4"),
                 ("harmonic_out_r5", h(ho, 5), "same, r = 5"),
             ],
+        };
+        if let (Some(sy), Some(cf)) = (&self.spectra.input_y, &self.closed_form) {
+            let n = sy.len() as f64;
+            let s = summarize_match(cf, CLOSED_FORM_PHASE_TOL);
+            summary.metrics.extend([
+                ("ipr_in_y", sy.iter().map(crate::fourier::ipr).sum::<f64>() / n, "pipeline IPR, mean over W_in_y rows (untied)"),
+                ("ipr_coef_in_y", sy.iter().map(ipr_per_coefficient).sum::<f64>() / n, "per-coefficient IPR, mean over W_in_y rows"),
+                ("closed_form_phase_fraction", s.phase_fraction, "neurons with |wrap(phat + chihat - psihat)| <= pi/8 (Gromov's closed form)"),
+                ("closed_form_mean_cos_delta", s.mean_cos_residual, "mean cos(phat + chihat - psihat) over neurons where defined (1 = closed form)"),
+                ("closed_form_frequency_fraction", s.frequency_fraction, "neurons whose theta and eta peak at fold(k a), fold(k b), k the dominant frequency of xi"),
+                ("closed_form_similarity", s.mean_similarity, "mean cosine similarity of neurons to their closed-form neuron (1 = closed form)"),
+            ]);
         }
+        summary
     }
 }
 
@@ -228,7 +283,7 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
         .iter()
         .map(|f| {
             let (si, so) = (&a.spectra.input[f.m], &a.spectra.output[f.m]);
-            vec![
+            let mut row = vec![
                 f.m.to_string(),
                 f.freq.to_string(),
                 f.freq_with_constant.to_string(),
@@ -245,37 +300,59 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
                 fmt_f64(f.ipr_coef_out),
                 fmt_f64(cosine_fit_residual_at(si, f.freq)),
                 fmt_f64(cosine_fit_residual_at(so, f.freq)),
-            ]
+            ];
+            if let (Some(sy), Some(cf)) = (&a.spectra.input_y, &a.closed_form) {
+                let (sy, c) = (&sy[f.m], &cf[f.m]);
+                let ky = dominant_frequency(sy).unwrap_or(1);
+                let cy = sy.at(ky);
+                row.extend([
+                    ky.to_string(),
+                    fmt_f64(cy.magnitude),
+                    fmt_f64(cy.phase),
+                    fmt_f64(sy.constant),
+                    fmt_f64(ipr(sy)),
+                    fmt_f64(ipr_per_coefficient(sy)),
+                    fmt_f64(cosine_fit_residual_at(sy, ky)),
+                    c.k.to_string(),
+                    opt(c.phase_residual),
+                    c.frequencies_consistent.to_string(),
+                    fmt_f64(c.similarity),
+                ]);
+            }
+            row
         })
         .collect();
-    let n = write_table(
-        &out.join("neurons.csv"),
-        &[
-            "m",
-            "freq",
-            "freq_with_constant",
-            "alpha",
-            "phi",
-            "beta",
-            "psi",
-            "d",
-            "constant_in",
-            "constant_out",
-            "ipr_in",
-            "ipr_out",
-            "ipr_coef_in",
-            "ipr_coef_out",
-            "fit_residual_in",
-            "fit_residual_out",
-        ],
-        &rows,
-    )?;
+    let mut header = vec![
+        "m",
+        "freq",
+        "freq_with_constant",
+        "alpha",
+        "phi",
+        "beta",
+        "psi",
+        "d",
+        "constant_in",
+        "constant_out",
+        "ipr_in",
+        "ipr_out",
+        "ipr_coef_in",
+        "ipr_coef_out",
+        "fit_residual_in",
+        "fit_residual_out",
+    ];
+    if a.closed_form.is_some() {
+        header.extend(UNTIED_NEURON_COLUMNS);
+    }
+    let n = write_table(&out.join("neurons.csv"), &header, &rows)?;
     man.add("neurons.csv", n, "per neuron: dominant frequency k* of theta_m, (alpha, phi) of theta_m and (beta, psi) of xi_m at k*, D = wrap(2 phi - psi), IPRs, single-cosine fit residuals");
 
     let mut rows = Vec::with_capacity(2 * a.features.len() * (p + 1) / 2);
     for (m, (si, so)) in a.spectra.input.iter().zip(&a.spectra.output).enumerate() {
         spectrum_rows(&mut rows, "in", m, si);
         spectrum_rows(&mut rows, "out", m, so);
+        if let Some(sy) = &a.spectra.input_y {
+            spectrum_rows(&mut rows, "in_y", m, &sy[m]);
+        }
     }
     let n = write_table(
         &out.join("spectrum.csv"),
@@ -419,6 +496,21 @@ pub fn write_analysis(a: &Analysis, out: &Path) -> Result<Manifest> {
     Ok(man)
 }
 
+/// The columns `neurons.csv` gains for an untied network (see the module docs).
+pub const UNTIED_NEURON_COLUMNS: [&str; 11] = [
+    "freq_y",
+    "alpha_y",
+    "phi_y",
+    "constant_in_y",
+    "ipr_in_y",
+    "ipr_coef_in_y",
+    "fit_residual_in_y",
+    "closed_form_k",
+    "closed_form_delta",
+    "closed_form_consistent",
+    "closed_form_similarity",
+];
+
 /// The file whose presence marks a folder as holding an analysis.
 pub const MARKER: &str = "neurons.csv";
 
@@ -430,6 +522,17 @@ pub fn analyze_to_dir(
     out: &Path,
     force: bool,
 ) -> Result<Summary> {
+    analyze_task_to_dir(net, activation, Task::Add, out, force)
+}
+
+/// [`analyze_to_dir`] on `task` ([`analyze_task`]).
+pub fn analyze_task_to_dir(
+    net: &Network<f64>,
+    activation: Activation,
+    task: Task,
+    out: &Path,
+    force: bool,
+) -> Result<Summary> {
     let marker = out.join(MARKER);
     if marker.exists() && !force {
         return Err(Error::OutputExists {
@@ -437,15 +540,15 @@ pub fn analyze_to_dir(
             found: marker,
         });
     }
-    let a = analyze(net, activation);
+    let a = analyze_task(net, activation, task);
     write_analysis(&a, out)?;
     Ok(a.summary())
 }
 
-/// The training activation recorded in a run's `config.json` beside a weight path: looks in
-/// `path` itself (a run folder), then its parent (e.g. `run/final`), then its grandparent
-/// (e.g. `run/checkpoints/epoch_000200`). `Ok(None)` when there is no such file.
-pub fn training_activation_near(path: &Path) -> Result<Option<Activation>> {
+/// The `config.json` of a run beside a weight path, parsed: looks in `path` itself (a run
+/// folder), then its parent (e.g. `run/final`), then its grandparent (e.g.
+/// `run/checkpoints/epoch_000200`). `Ok(None)` when there is no such file.
+fn config_near(path: &Path) -> Result<Option<(std::path::PathBuf, serde_json::Value)>> {
     let dir = if path.is_dir() {
         Some(path)
     } else {
@@ -465,14 +568,42 @@ pub fn training_activation_near(path: &Path) -> Result<Option<Activation>> {
             line: e.line(),
             message: e.to_string(),
         })?;
-        return match v.get("activation").and_then(|a| a.as_str()) {
-            Some(name) => Activation::parse(name).map(Some),
-            None => Err(Error::Parse {
-                path: cfg,
-                line: 1,
-                message: "no \"activation\" field".into(),
-            }),
-        };
+        return Ok(Some((cfg, v)));
     }
     Ok(None)
+}
+
+/// The training activation recorded in a run's `config.json` beside a weight path (found as
+/// described at [`training_task_near`]). `Ok(None)` when there is no such file.
+pub fn training_activation_near(path: &Path) -> Result<Option<Activation>> {
+    let Some((cfg, v)) = config_near(path)? else {
+        return Ok(None);
+    };
+    match v.get("activation").and_then(|a| a.as_str()) {
+        Some(name) => Activation::parse(name).map(Some),
+        None => Err(Error::Parse {
+            path: cfg,
+            line: 1,
+            message: "no \"activation\" field".into(),
+        }),
+    }
+}
+
+/// The task recorded in a run's `config.json` beside a weight path: looks in `path` itself
+/// (a run folder), then its parent (e.g. `run/final`), then its grandparent (e.g.
+/// `run/checkpoints/epoch_000200`). `Ok(None)` when there is no such file or it names no task.
+pub fn training_task_near(path: &Path) -> Result<Option<Task>> {
+    let Some((cfg, v)) = config_near(path)? else {
+        return Ok(None);
+    };
+    match v.get("task") {
+        None => Ok(None),
+        Some(t) => serde_json::from_value(t.clone())
+            .map(Some)
+            .map_err(|e| Error::Parse {
+                path: cfg,
+                line: 1,
+                message: format!("bad \"task\" field: {e}"),
+            }),
+    }
 }

@@ -33,7 +33,9 @@
 //! balance, phase-symmetry moments, magnitude homogeneity); [`harmonic_ratios`] measures ReLU's
 //! leakage into harmonics; [`best_cosine_fit`] the best single-cosine fit and its residual;
 //! [`harmonic_projection`] keeps only chosen harmonics of each neuron's k*.
-//! The second input matrix of an untied network is not analysed here.
+//! For an untied network, [`NetworkSpectra::of`] also takes the spectrum of every `eta_m` (row
+//! m of `W_in_y`, the second operand's weights) into `input_y`; the per-neuron features stay
+//! those of `theta_m` and `xi_m` (see [`crate::gromov`] for the untied comparison).
 
 use std::f64::consts::PI;
 
@@ -305,10 +307,13 @@ pub struct NetworkSpectra {
     pub input: Vec<Spectrum>,
     /// Spectrum of `xi_m`, per neuron.
     pub output: Vec<Spectrum>,
+    /// Spectrum of `eta_m` (row m of `W_in_y`), per neuron, for an untied network; `None` for
+    /// a tied one.
+    pub input_y: Option<Vec<Spectrum>>,
 }
 
 impl NetworkSpectra {
-    /// Takes the spectra of every neuron's `theta_m` and `xi_m` (in f64).
+    /// Takes the spectra of every neuron's `theta_m` and `xi_m` (and `eta_m` when untied), in f64.
     pub fn of<T: crate::real::Real>(net: &crate::model::Network<T>) -> Self {
         let table = SpectrumTable::new(net.p);
         let mut buf = vec![0.0; net.p];
@@ -324,10 +329,21 @@ impl NetworkSpectra {
             }
             output.push(table.spectrum(&buf));
         }
+        let input_y = net.w_in_y.as_ref().map(|wy| {
+            (0..net.width())
+                .map(|m| {
+                    for (j, b) in buf.iter_mut().enumerate() {
+                        *b = wy[(m, j)].f64();
+                    }
+                    table.spectrum(&buf)
+                })
+                .collect()
+        });
         NetworkSpectra {
             p: net.p,
             input,
             output,
+            input_y,
         }
     }
 

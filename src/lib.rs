@@ -55,6 +55,7 @@ pub mod export;
 pub mod fourier;
 pub mod grad;
 pub mod grokking;
+pub mod gromov;
 pub mod loss;
 pub mod mechanism;
 pub mod model;

@@ -252,16 +252,26 @@ pub struct PeakShape {
     pub spurious_ratio: f64,
 }
 
-/// Measures [`PeakShape`] on a table from [`all_logits`] (p^2 rows of p logits).
+/// Measures [`PeakShape`] on a table from [`all_logits`] (p^2 rows of p logits) for the
+/// addition task (`peak_shape_for(logits, p, Task::Add)`).
 pub fn peak_shape(logits: &[f64], p: usize) -> PeakShape {
+    peak_shape_for(logits, p, Task::Add)
+}
+
+/// [`PeakShape`] for the task `c = (a x + b y) mod p` ((a, b) of
+/// [`crate::gromov::coefficients`]): the correct peak at c and the spurious peaks at `2 a x`
+/// and `2 b y` (where the `theta^2` and `eta^2` terms of a Quad neuron put them), over the pairs
+/// whose three positions are distinct (for add: x != y).
+pub fn peak_shape_for(logits: &[f64], p: usize, task: Task) -> PeakShape {
+    let (a, b) = crate::gromov::coefficients(task, p);
     let (mut pairs, mut correct_max, mut three_peaks, mut ratio) = (0, 0, 0, 0.0);
     for x in 0..p {
         for y in 0..p {
-            if x == y {
+            let (c, s1, s2) = (task.label(x, y, p), (2 * a * x) % p, (2 * b * y) % p);
+            if c == s1 || c == s2 || s1 == s2 {
                 continue;
             }
             let z = &logits[(x * p + y) * p..(x * p + y + 1) * p];
-            let (c, s1, s2) = ((x + y) % p, (2 * x) % p, (2 * y) % p);
             pairs += 1;
             if argmax(z) == Some(c) {
                 correct_max += 1;

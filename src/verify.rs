@@ -398,6 +398,29 @@ pub fn grokking() -> Result<Vec<Check>> {
     ])
 }
 
+/// Claim 8 (Gromov): the closed-form periodic weights of the untied Quad network classify every
+/// pair of (x + y), (x - y) and (3x + 5y) mod p at the predicted width (worst over seeds).
+pub fn gromov_closed_form(quick: bool) -> Result<Vec<Check>> {
+    use crate::gromov::{accuracy, closed_form, predicted_width};
+    let ps: &[usize] = if quick { &[23] } else { &[23, 31, 47] };
+    let seeds = if quick { 2 } else { 3 };
+    let mut worst = 1.0f64;
+    for &p in ps {
+        for task in [Task::Add, Task::Sub, Task::Linear { a: 3, b: 5 }] {
+            let width = predicted_width(p, task);
+            for seed in 0..seeds {
+                let net = closed_form::<f64>(p, width, task, seed)?;
+                worst = worst.min(accuracy(&net, Activation::Quad, task));
+            }
+        }
+    }
+    Ok(vec![ge(
+        "8. Gromov: closed-form untied Quad weights, lowest accuracy (add, sub, 3x+5y)",
+        worst,
+        1.0,
+    )])
+}
+
 /// Runs every check (the grokking run only when `quick` is false).
 pub fn verify(quick: bool) -> Result<Vec<Check>> {
     let mut v = proposition1(quick)?;
@@ -406,6 +429,7 @@ pub fn verify(quick: bool) -> Result<Vec<Check>> {
     v.extend(phase_alignment()?);
     v.extend(single_frequency()?);
     v.extend(lottery(quick)?);
+    v.extend(gromov_closed_form(quick)?);
     if !quick {
         v.extend(grokking()?);
     }

@@ -47,6 +47,31 @@ enum Command {
     /// Fourier analysis of trained weights: tidy CSVs (neurons, spectrum, frequency groups,
     /// harmonics, logits, activation swaps, summary) and a manifest in --out.
     Analyze(AnalyzeArgs),
+    /// Gromov's closed-form periodic weights for (a x + b y) mod p (untied Quad): the weight
+    /// folder, each neuron's frequency and phases, and the accuracy at every width up to --width.
+    ClosedForm(ClosedFormArgs),
+}
+
+#[derive(Args)]
+struct ClosedFormArgs {
+    /// Modulus p (odd, >= 3).
+    #[arg(long, default_value_t = 23)]
+    p: usize,
+    /// Number of neurons N.
+    #[arg(long, default_value_t = 256)]
+    width: usize,
+    /// Task: add, sub or linear:A,B.
+    #[arg(long, default_value = "add")]
+    task: String,
+    /// Seed of the frequencies and phases.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite an earlier export in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -59,6 +84,10 @@ struct AnalyzeArgs {
     /// a config.json in the weights' folder or up to two folders above].
     #[arg(long)]
     activation: Option<String>,
+    /// Task the accuracy refers to: add, sub or linear:A,B [default: the "task" of that
+    /// config.json, else add].
+    #[arg(long)]
+    task: Option<String>,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -304,6 +333,7 @@ fn main() -> ExitCode {
         Command::Ode(a) => cmd_ode(a),
         Command::Lottery(a) => cmd_lottery(a),
         Command::Analyze(a) => cmd_analyze(a),
+        Command::ClosedForm(a) => cmd_closed_form(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -591,7 +621,11 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
     };
     // The one place analyze reads weights.
     let net = weights::read_weights_any(&a.weights)?;
-    let s = modadd::analysis::analyze_to_dir(&net, act, &a.out, a.force)?;
+    let task = match &a.task {
+        Some(t) => Task::parse(t)?,
+        None => modadd::analysis::training_task_near(&a.weights)?.unwrap_or(Task::Add),
+    };
+    let s = modadd::analysis::analyze_task_to_dir(&net, act, task, &a.out, a.force)?;
     let g = |n: &str| s.get(n).map(fmt_f64).unwrap_or_default();
     println!(
         "{}: p = {}, M = {}, activation {}: accuracy {}, IPR {}, mean |sin D| {}, frequencies used {}",
@@ -603,6 +637,20 @@ fn cmd_analyze(a: AnalyzeArgs) -> Result<()> {
         g("ipr"),
         g("mean_abs_sin_d"),
         g("frequencies_used")
+    );
+    Ok(())
+}
+
+fn cmd_closed_form(a: ClosedFormArgs) -> Result<()> {
+    let task = Task::parse(&a.task)?;
+    let acc = modadd::gromov::write_closed_form(&a.out, a.p, a.width, task, a.seed, a.force)?;
+    println!(
+        "{}: p = {}, N = {}, task {}: accuracy {} on all pairs",
+        a.out.display(),
+        a.p,
+        a.width,
+        a.task,
+        fmt_f64(acc)
     );
     Ok(())
 }
