@@ -427,7 +427,7 @@ impl Recorder {
                 "stage2_end"
             });
         }
-        let want_row = self.cfg.every > 0 && r.epoch % self.cfg.every == 0;
+        let want_row = self.cfg.every > 0 && r.epoch.is_multiple_of(self.cfg.every);
         let want_grid = boundary.is_some() || self.grid_epochs.contains(&r.epoch);
         if !(want_row || want_grid) {
             return Ok(());

@@ -325,7 +325,10 @@ impl Plateau {
 
     /// True when epoch `epoch` (just recorded) ends a plateau.
     pub fn stop_at(&self, epoch: usize) -> bool {
-        if epoch < Self::START || epoch % Self::WINDOW != 0 || self.window.len() < Self::WINDOW {
+        if epoch < Self::START
+            || !epoch.is_multiple_of(Self::WINDOW)
+            || self.window.len() < Self::WINDOW
+        {
             return false;
         }
         let spread = |f: fn(&EpochRecord) -> f64| {

@@ -258,7 +258,11 @@ fn phase_moments_of_evenly_spaced_phases() {
             .collect();
         for l in 1..=4u32 {
             let m = phase_moment(&phases, l).unwrap();
-            let want = if l as usize % n == 0 { 1.0 } else { 0.0 };
+            let want = if (l as usize).is_multiple_of(n) {
+                1.0
+            } else {
+                0.0
+            };
             assert!((m - want).abs() < 1e-12, "N = {n}, l = {l}: {m}");
         }
     }

@@ -105,7 +105,7 @@ fn phase_condition_holds_exactly_for_n_outside_1_2_4() {
         assert_eq!(holds, ![1, 2, 4].contains(&n), "N = {n}");
         // When N divides l, |S_l| = N exactly.
         for (l, s) in [(2u32, s2), (4, s4)] {
-            if l as usize % n == 0 {
+            if (l as usize).is_multiple_of(n) {
                 assert!((s.0.hypot(s.1) - n as f64).abs() < 1e-12 * n as f64);
             }
         }

@@ -391,7 +391,7 @@ impl<'a> Vm<'a> {
     }
 
     fn set_items(&mut self, items: Vec<Item>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err(format!("odd number of items ({}) for a dict", items.len())));
         }
         let t = self.target()?;
