@@ -185,25 +185,6 @@ impl SpectralProbe {
         )
     }
 
-    /// Mean over neurons of `sum_k A_k^4 / (sum_k A_k^2)^2` (0 for a neuron with no energy).
-    pub fn mean_ipr(sums: &LayerSums) -> f64 {
-        let k_max = sums.c.len() / sums.width.max(1);
-        let mut total = 0.0;
-        for m in 0..sums.width {
-            let (mut s2, mut s4) = (0.0, 0.0);
-            for k in 1..=k_max {
-                let (c, s) = sums.at(m, k);
-                let a2 = c * c + s * s;
-                s2 += a2;
-                s4 += a2 * a2;
-            }
-            if s2 > 0.0 {
-                total += s4 / (s2 * s2);
-            }
-        }
-        total / sums.width as f64
-    }
-
     /// The reference pipeline's IPR (average of the `W_in` and `W_out` means) and the mean
     /// |sin D| over neurons (module docs). One pass per neuron: each energy is computed once;
     /// the dominant frequency is the first k of largest energy.

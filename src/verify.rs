@@ -8,9 +8,9 @@
 //! in its own row.
 
 use crate::dynamics::{
-    aligned_blowup_time, derivative, dominant_frequencies, gradient_descent, integrate,
-    lottery_accuracy, misalignment_rate, output_times, paper_misalignment_rate, predict_lottery,
-    project_rate, simulate_decoupled, single_frequency_neuron, uniform_softmax_velocity, FreqState,
+    aligned_blowup_time, dominant_frequencies, gradient_descent, integrate, lottery_accuracy,
+    misalignment_rate, output_times, paper_misalignment_rate, predict_lottery, project_rate,
+    simulate_decoupled, single_frequency_neuron, uniform_softmax_velocity, FreqState,
     LotteryOptions, OdeOptions, TimeScale,
 };
 use crate::error::Result;
@@ -206,7 +206,6 @@ pub fn decoupled_ode(quick: bool) -> Result<Vec<Check>> {
                     paper_gap.min((paper_misalignment_rate(&s0, c) - d_sim).abs() / d_sim.abs());
                 worst = worst.max((misalignment_rate(&s0, c) - d_sim).abs() / d_sim.abs());
             }
-            let _ = derivative(&s0, c);
         }
     }
     Ok(vec![

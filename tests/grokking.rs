@@ -55,25 +55,23 @@ fn run() -> &'static Run {
         let mut rows = Vec::new();
         let mut grid = Vec::new();
         while t.epoch < c.epochs {
-            let r = t
-                .next_epoch_with(|r, b| {
-                    if r.epoch % EVERY == 0 {
-                        use modadd::backend::Backend;
-                        b.correct_grid(&mut grid);
-                        let (ipr, _) = probe.measures(&b.network());
-                        rows.push(Row {
-                            epoch: r.epoch,
-                            train_acc: r.train_acc,
-                            test_acc: r.test_acc,
-                            ipr,
-                            norm: r.param_norm,
-                            class_acc: modadd::grokking::class_accuracy(&classes, &grid),
-                        });
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            let _ = r;
+            t.next_epoch_with(|r, b| {
+                if r.epoch % EVERY == 0 {
+                    use modadd::backend::Backend;
+                    b.correct_grid(&mut grid);
+                    let (ipr, _) = probe.measures(&b.network());
+                    rows.push(Row {
+                        epoch: r.epoch,
+                        train_acc: r.train_acc,
+                        test_acc: r.test_acc,
+                        ipr,
+                        norm: r.param_norm,
+                        class_acc: modadd::grokking::class_accuracy(&classes, &grid),
+                    });
+                }
+                Ok(())
+            })
+            .unwrap();
             if t.finished() {
                 break;
             }
