@@ -598,7 +598,7 @@ const RUN_MARKERS: [&str; 4] = [
 ];
 
 /// Other files a run writes (removed by `--force`).
-const RUN_FILES: [&str; 10] = [
+const RUN_FILES: [&str; 8] = [
     "summary.csv",
     "train_pairs.csv",
     "progress.csv",
@@ -607,8 +607,6 @@ const RUN_FILES: [&str; 10] = [
     "accuracy_grids.csv.partial",
     "pair_classes.csv",
     "stages.csv",
-    "eval.csv",
-    "manifest.csv",
 ];
 
 /// Refuses a folder holding an earlier run unless `force`; with `force`, removes the files a
