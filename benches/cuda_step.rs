@@ -11,18 +11,21 @@
 //! `python3 benches/pytorch_gpu_step.py`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use modadd::backend::{cuda_available, Backend, CpuBackend, CudaBackend};
-use modadd::loss::Loss;
-use modadd::model::{reference_width, Activation, Init, Network, Tying};
-use modadd::optim::OptimizerConfig;
-use modadd::task::{Split, Task};
+use modadd::backend::cpu::CpuBackend;
+use modadd::backend::{cuda_available, Backend, CudaBackend};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::{reference_width, Init};
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::optim::OptimizerConfig;
+use modadd::numerics::task::{Split, Task};
 use std::time::{Duration, Instant};
 
 const SIZES: [(usize, usize); 3] = [(23, 512), (97, 1024), (97, 0)];
 /// The standard preset's learning rate (the value does not change the work).
 const LR: f32 = 5e-5;
 
-fn setup(p: usize, m: usize) -> (Network<f32>, Split, modadd::optim::Optimizer<f32>) {
+fn setup(p: usize, m: usize) -> (Network<f32>, Split, modadd::numerics::optim::Optimizer<f32>) {
     let net = Network::<f32>::init(p, m, Init::Random { scale: 0.1 }, Tying::Tied, 42).unwrap();
     let split = Split::seeded(p, Task::Add, 1.0, 42).unwrap();
     let sizes: Vec<usize> = net.param_slices().iter().map(|s| s.len()).collect();

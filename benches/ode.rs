@@ -2,10 +2,11 @@
 //! (512 x 11 = 5632 four-variable systems), integrated with Dop853 on one core.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use modadd::dynamics::{
-    frequency_states, integrate, predict_lottery, LotteryOptions, OdeOptions, TimeScale,
-};
-use modadd::model::{Init, Network, Tying};
+use modadd::numerics::init::Init;
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::dynamics::lottery::{frequency_states, predict_lottery, LotteryOptions};
+use modadd::science::dynamics::ode::{integrate, OdeOptions};
+use modadd::science::dynamics::TimeScale;
 
 fn bench_ode(c: &mut Criterion) {
     let (p, width) = (23, 512);

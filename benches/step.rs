@@ -6,12 +6,15 @@
 //! Run: `cargo bench --bench step` (set MATMUL_NUM_THREADS / RAYON_NUM_THREADS to compare).
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use modadd::backend::{Backend, CpuBackend};
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
-use modadd::optim::OptimizerConfig;
-use modadd::real::{gemm, Strides};
-use modadd::task::{Split, Task};
+use modadd::backend::cpu::CpuBackend;
+use modadd::backend::Backend;
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::optim::OptimizerConfig;
+use modadd::numerics::real::{gemm, Strides};
+use modadd::numerics::task::{Split, Task};
 
 const SIZES: [(usize, usize); 3] = [(23, 512), (59, 1024), (97, 1024)];
 
@@ -91,7 +94,8 @@ fn gemms(c: &mut Criterion) {
 /// probe, the correctness grid, pair-class accuracies) on the grokking preset's split, beside
 /// one step of the same run: the recording budget is 20 % of the step.
 fn recording(c: &mut Criterion) {
-    use modadd::grokking::{class_accuracy, classify, SpectralProbe};
+    use modadd::science::grokking::probe::SpectralProbe;
+    use modadd::science::grokking::{class_accuracy, classify};
     let mut g = c.benchmark_group("record_f32_cpu");
     let (p, m) = (23, 512);
     let split = Split::seeded(p, Task::Add, 0.75, 42).unwrap();

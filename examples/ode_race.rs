@@ -4,8 +4,10 @@
 //!
 //! `cargo run --release --example ode_race`
 
-use modadd::dynamics::{frequency_states, predict_lottery, LotteryOptions, TimeScale};
-use modadd::model::{Init, Network, Tying};
+use modadd::numerics::init::Init;
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::dynamics::lottery::{frequency_states, predict_lottery, LotteryOptions};
+use modadd::science::dynamics::TimeScale;
 
 fn main() -> modadd::Result<()> {
     let p = 23;

@@ -3,8 +3,12 @@
 //!
 //! `cargo run --release --example proposition1`
 
-use modadd::mechanism::{paper_printed_constant, proposition1_constant, proposition1_logits};
-use modadd::model::{random_phase_offsets, Activation, Network};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::random_phase_offsets;
+use modadd::numerics::network::Network;
+use modadd::science::mechanism::{
+    paper_printed_constant, proposition1_constant, proposition1_logits,
+};
 
 fn main() -> modadd::Result<()> {
     let (p, n, alpha, beta) = (23, 3, 0.7, 2.0);

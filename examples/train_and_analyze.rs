@@ -2,9 +2,10 @@
 //!
 //! `cargo run --release --example train_and_analyze`
 
-use modadd::analysis::analyze;
 use modadd::backend::Backend;
-use modadd::train::{TrainConfig, Trainer};
+use modadd::science::analysis::analyze;
+use modadd::train::config::TrainConfig;
+use modadd::train::trainer::Trainer;
 
 fn main() -> modadd::Result<()> {
     // The `standard` preset at p = 13, narrower and with a larger learning rate so it takes a second.

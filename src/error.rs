@@ -110,9 +110,9 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         #[source]
-        source: crate::pth::PthError,
+        source: PthError,
     },
-    /// A path that is none of the weight formats [`crate::weights::read_weights_any`] accepts.
+    /// A path that is none of the weight formats `read_weights_any` accepts.
     #[error("{}: {found}; expected a weight folder (W_in.csv, W_out.csv[, W_in_y.csv]), a checkpoint folder (W_in.npy, W_out.npy[, W_in_y.npy]) or a PyTorch checkpoint file (.pth)", path.display())]
     WeightsFormat {
         /// The path given.
@@ -177,6 +177,111 @@ impl Error {
         }
     }
 }
+
+/// Why a `.pth` file could not be read. Wrapped with the file's path in [`Error::Pth`]; raised by
+/// [`crate::formats::pth`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PthError {
+    /// The file is not a zip archive (`reason` says what it looks like instead).
+    #[error("not a zip archive, so not a PyTorch checkpoint: {reason}")]
+    NotZip {
+        /// What the file looks like instead.
+        reason: String,
+    },
+    /// The file starts like a zip archive but cannot be read as one.
+    #[error("zip archive is truncated or corrupt: {reason}")]
+    CorruptZip {
+        /// What the zip reader reported.
+        reason: String,
+    },
+    /// The archive has no `<name>/data.pkl`.
+    #[error("no '<name>/data.pkl' entry, so not a torch.save checkpoint (entries: {})", entries.join(", "))]
+    MissingPickle {
+        /// The entries the archive holds.
+        entries: Vec<String>,
+    },
+    /// The pickle could not be read.
+    #[error("data.pkl: {0}")]
+    Pickle(#[from] PickleError),
+    /// The pickle holds something other than what torch.save writes.
+    #[error("unexpected content: {0}")]
+    Structure(String),
+    /// A storage entry that the pickle names is missing or unreadable.
+    #[error("storage entry '{entry}': {reason}")]
+    Storage {
+        /// The storage entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor reaches past the end of its storage.
+    #[error("tensor '{name}' reaches byte {needed} of storage '{key}', which holds {found} bytes")]
+    StorageTooShort {
+        /// The tensor.
+        name: String,
+        /// The storage key.
+        key: String,
+        /// Bytes the tensor needs.
+        needed: usize,
+        /// Bytes the storage holds.
+        found: usize,
+    },
+    /// A tensor whose element type is not float32 or float64.
+    #[error("tensor '{name}' has dtype {dtype}; expected float32 or float64")]
+    UnsupportedDtype {
+        /// The tensor.
+        name: String,
+        /// Its element type.
+        dtype: String,
+    },
+    /// A tensor the caller asked for is not in the state dict.
+    #[error("no tensor {} in the state dict; tensors found: {}", tried.join(" or "), if found.is_empty() { "none".to_string() } else { found.join(", ") })]
+    MissingTensor {
+        /// The keys tried.
+        tried: Vec<String>,
+        /// The tensors the state dict holds.
+        found: Vec<String>,
+    },
+    /// A tensor of the wrong shape.
+    #[error("tensor '{name}' has shape {found:?}, expected {expected}")]
+    WrongShape {
+        /// The tensor.
+        name: String,
+        /// Its shape.
+        found: Vec<usize>,
+        /// The shape expected.
+        expected: String,
+    },
+}
+
+/// Why a pickle could not be read: the byte offset and opcode where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickleError {
+    /// Byte offset of the opcode (or of the end of data when it ran out).
+    pub offset: usize,
+    /// The opcode byte being run, if any.
+    pub opcode: Option<u8>,
+    /// The pickle name of that opcode (`""` when there is none).
+    pub opcode_name: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for PickleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.opcode {
+            Some(op) => write!(
+                f,
+                "pickle offset {}: opcode 0x{op:02x} ({}): {}",
+                self.offset, self.opcode_name, self.message
+            ),
+            None => write!(f, "pickle offset {}: {}", self.offset, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PickleError {}
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,11 +24,12 @@
 //! `cargo test --release --test activation_swaps -- --ignored --nocapture`.
 
 use modadd::backend::Backend;
-use modadd::mechanism::{activation_swaps, SwapOutcome};
-use modadd::model::Activation;
-use modadd::real::Real;
-use modadd::task::{all_pairs, Task};
-use modadd::train::{Precision, TrainConfig, Trainer};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::real::Real;
+use modadd::numerics::task::{all_pairs, Task};
+use modadd::science::mechanism::{activation_swaps, SwapOutcome};
+use modadd::train::config::{Precision, TrainConfig};
+use modadd::train::trainer::Trainer;
 
 /// Accuracy an even-part activation must keep (the claim: ~100 %).
 const KEEP: f64 = 0.99;

@@ -3,9 +3,12 @@
 //! is the fixture, since every number it should give is known in closed form.
 
 use assert_cmd::Command;
-use modadd::analysis::{analyze, analyze_to_dir, training_activation_near};
-use modadd::model::{random_phase_offsets, Activation, Network};
-use modadd::weights::write_weight_folder;
+use modadd::formats::weights::write_weight_folder;
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::random_phase_offsets;
+use modadd::numerics::network::Network;
+use modadd::pipelines::analyze::training_activation_near;
+use modadd::science::analysis::{analyze, analyze_to_dir};
 use std::path::Path;
 
 /// Tolerance for closed-form values read from an f64 pipeline (sums of at most p M terms).
@@ -97,7 +100,7 @@ fn files_manifest_and_closed_form_numbers() {
             r[1].parse().unwrap(),
             r[2].parse().unwrap(),
         );
-        let want = modadd::mechanism::proposition1_logits(p, n, 0.8, 1.3, x, y)[j];
+        let want = modadd::science::mechanism::proposition1_logits(p, n, 0.8, 1.3, x, y)[j];
         assert!((r[3].parse::<f64>().unwrap() - want).abs() < CLOSE);
     }
 }

@@ -244,13 +244,13 @@ fn eval_writes_loss_accuracy_and_gradient() {
     assert!(csv.starts_with(
         "activation,loss_name,precision,pairs,loss,accuracy,grad_norm\nrelu,ce-mean,f64,25,"
     ));
-    let net = modadd::weights::read_weight_folder(&run.join("final")).unwrap();
-    let g = modadd::weights::read_weight_folder(&ev.join("grad")).unwrap();
-    let pairs = modadd::task::all_pairs(5, modadd::task::Task::Add);
-    let (_, r) = modadd::grad::reference_loss_and_grad(
+    let net = modadd::formats::weights::read_weight_folder(&run.join("final")).unwrap();
+    let g = modadd::formats::weights::read_weight_folder(&ev.join("grad")).unwrap();
+    let pairs = modadd::numerics::task::all_pairs(5, modadd::numerics::task::Task::Add);
+    let (_, r) = modadd::numerics::grad::reference_loss_and_grad(
         &net,
-        modadd::model::Activation::Relu,
-        modadd::loss::Loss::CeMean,
+        modadd::numerics::activation::Activation::Relu,
+        modadd::numerics::loss::Loss::CeMean,
         &pairs,
     );
     for (a, b) in [(&g.w_in, &r.w_in), (&g.w_out, &r.w_out)] {

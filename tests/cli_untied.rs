@@ -4,12 +4,13 @@
 //! comparison; tied analyses keep their old columns and rows.
 
 use assert_cmd::Command;
-use modadd::analysis::{training_task_near, UNTIED_NEURON_COLUMNS};
-use modadd::gromov::{accuracy, closed_form};
-use modadd::model::Activation;
-use modadd::model::Network;
-use modadd::task::Task;
-use modadd::weights::{read_weight_folder, write_weight_folder};
+use modadd::formats::weights::{read_weight_folder, write_weight_folder};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::network::Network;
+use modadd::numerics::task::Task;
+use modadd::pipelines::analyze::training_task_near;
+use modadd::science::analysis::tables::UNTIED_NEURON_COLUMNS;
+use modadd::science::gromov::{accuracy, closed_form};
 use std::path::Path;
 
 /// Tolerance for closed-form values read back from f64 CSV (sums of at most p M terms).

@@ -12,15 +12,19 @@
 //! "skipped: no CUDA device" and returns when `cuda_available()` says no (a build without the
 //! `cuda` feature, no driver, or no device).
 
+use modadd::backend::cpu::CpuBackend;
 use modadd::backend::cuda::twin::{self, CudaTwin};
 use modadd::backend::cuda::{cuda_available, first_layer_lists, CudaBackend, EpochStats};
-use modadd::backend::{Backend, CpuBackend};
+use modadd::backend::Backend;
 use modadd::error::Error;
-use modadd::grad::{loss_and_grad, reference_loss_and_grad, Batch, Eval, Grads, Workspace};
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
-use modadd::optim::{Optimizer, OptimizerConfig, Schedule};
-use modadd::task::{Split, Task};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::batch::Batch;
+use modadd::numerics::grad::{loss_and_grad, reference_loss_and_grad, Eval, Grads, Workspace};
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::optim::{Optimizer, OptimizerConfig, Schedule};
+use modadd::numerics::task::{Split, Task};
 
 /// Relative loss agreement between two f32 implementations: the per-pair losses agree to a few
 /// f32 ulps (exp/log within 1 ulp, logits summed in another order, each ~sqrt(M) eps relative),
@@ -784,7 +788,8 @@ fn split_k_plans_cover_k_exactly_once() {
 fn the_trainer_drives_the_twin_like_the_cpu() {
     // The grokking preset's settings (AdamW, wd 2, warm-up, 75 % split) at a small size: the
     // trainer's per-epoch records agree between the CPU backend and the CUDA twin (and the device).
-    use modadd::train::{TrainConfig, Trainer};
+    use modadd::train::config::TrainConfig;
+    use modadd::train::trainer::Trainer;
     let mut cfg = TrainConfig::preset("grokking", 11).unwrap();
     cfg.width = 32;
     cfg.epochs = 40;
@@ -872,7 +877,8 @@ fn launch_arguments_match_the_ptx_signatures() {
     // Every kernel launch the backend builds (the device and the emulation pass exactly these
     // argument lists) has the number, sizes and float-ness of the PTX entry's parameters.
     use modadd::backend::cuda::{
-        ptx_params, spec, AdamScalars, Arg, At, Buf, Layout, Sel, OPT_BLOCKS, PTX,
+        ptx_params, spec, AdamScalars, Arg, BufferOffset, KernelBuffer, Layout, PairSet,
+        OPT_BLOCKS, PTX,
     };
     let params = ptx_params(PTX);
     let names: Vec<&str> = params.keys().map(|s| s.as_str()).collect();
@@ -890,7 +896,7 @@ fn launch_arguments_match_the_ptx_signatures() {
             "sum_splits"
         ]
     );
-    let at = |buf, off| At { buf, off };
+    let at = |buf, off| BufferOffset { buf, off };
     let lay = Layout {
         p: 97,
         width: 1024,
@@ -918,40 +924,46 @@ fn launch_arguments_match_the_ptx_signatures() {
     };
     let mut specs = vec![
         spec::first_layer(
-            at(Buf::Params, 0),
-            at(Buf::Params, 0),
-            Sel::Train,
+            at(KernelBuffer::Params, 0),
+            at(KernelBuffer::Params, 0),
+            PairSet::Train,
             66,
             40,
             1,
             true,
         ),
         spec::first_layer(
-            at(Buf::Params, 0),
-            at(Buf::Params, 0),
-            Sel::Test,
+            at(KernelBuffer::Params, 0),
+            at(KernelBuffer::Params, 0),
+            PairSet::Test,
             66,
             40,
             1,
             false,
         ),
-        spec::sum_splits(at(Buf::SplitK, 0), 3, 100, 100, at(Buf::Z, 0)),
-        spec::loss_rows(Sel::Train, 66, 11, 0, true, None),
+        spec::sum_splits(
+            at(KernelBuffer::SplitK, 0),
+            3,
+            100,
+            100,
+            at(KernelBuffer::Z, 0),
+        ),
+        spec::loss_rows(PairSet::Train, 66, 11, 0, true, None),
         spec::loss_rows(
-            Sel::Train,
+            PairSet::Train,
             66,
             11,
             0,
             true,
-            Some((at(Buf::SplitK, 0), 2, 726)),
+            Some((at(KernelBuffer::SplitK, 0), 2, 726)),
         ),
         spec::reduce2(
-            at(Buf::Partial, 0),
-            at(Buf::Partial, OPT_BLOCKS),
+            at(KernelBuffer::Partial, 0),
+            at(KernelBuffer::Partial, OPT_BLOCKS),
             OPT_BLOCKS,
-            at(Buf::Stats, 2),
+            at(KernelBuffer::Stats, 2),
         ),
-        spec::scatter_first(0, 40, 11, at(Buf::Grads, 0)),
+        spec::scatter_first(0, 40, 11, at(KernelBuffer::Grads, 0)),
         spec::sgd_step(880, 0.1, 0.0),
         spec::adamw_step(880, adam),
     ];
@@ -979,10 +991,10 @@ fn launch_arguments_match_the_ptx_signatures() {
     assert!(bad.check(&params).is_err());
     assert!(matches!(
         spec::reduce2(
-            at(Buf::Partial, 0),
-            at(Buf::Partial, 1),
+            at(KernelBuffer::Partial, 0),
+            at(KernelBuffer::Partial, 1),
             1,
-            at(Buf::Stats, 0)
+            at(KernelBuffer::Stats, 0)
         )
         .args[4],
         Arg::I32(0)

@@ -1,7 +1,9 @@
 //! Tasks, the dataset and splits (SPEC section 1), and the seeded generators.
 
-use modadd::model::{reference_width, Init, Network, Tying};
-use modadd::task::{all_pairs, read_pairs_csv, Split, Task};
+use modadd::formats::pairs::read_pairs_csv;
+use modadd::numerics::init::{reference_width, Init};
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::task::{all_pairs, Split, Task};
 use std::collections::HashSet;
 
 #[test]
@@ -135,8 +137,8 @@ fn single_freq_init_is_balanced_cosines() {
     for i in 0..m {
         let row: Vec<f64> = (0..p).map(|j| net.w_in[(i, j)]).collect();
         let col: Vec<f64> = (0..p).map(|j| net.w_out[(j, i)]).collect();
-        let sr = modadd::fourier::spectrum(&row);
-        let sc = modadd::fourier::spectrum(&col);
+        let sr = modadd::science::fourier::spectrum(&row);
+        let sc = modadd::science::fourier::spectrum(&col);
         let k = 1 + sr
             .components
             .iter()

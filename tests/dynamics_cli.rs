@@ -2,8 +2,9 @@
 //! reject bad input with exit status 2 and one line.
 
 use assert_cmd::Command;
-use modadd::model::{Init, Network, Tying};
-use modadd::weights::write_weight_folder;
+use modadd::formats::weights::write_weight_folder;
+use modadd::numerics::init::Init;
+use modadd::numerics::network::{Network, Tying};
 
 fn modadd() -> Command {
     Command::cargo_bin("modadd").unwrap()

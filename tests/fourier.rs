@@ -1,8 +1,9 @@
 //! The Fourier conventions of SPEC 6 and the per-neuron analyses built on them, checked against
 //! a naive complex DFT written here independently, against known answers, and as identities.
 
-use modadd::fourier::*;
-use modadd::model::{random_phase_offsets, Init, Network, Tying};
+use modadd::numerics::init::{random_phase_offsets, Init};
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::fourier::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::PI;

@@ -7,10 +7,13 @@
 
 mod common;
 use common::{assert_close, reorder_tol};
-use modadd::grad::{loss_and_grad, reference_loss_and_grad, Batch, Grads, Workspace};
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
-use modadd::task::{all_pairs, Pair, Split, Task};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::batch::Batch;
+use modadd::numerics::grad::{loss_and_grad, reference_loss_and_grad, Grads, Workspace};
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::task::{all_pairs, Pair, Split, Task};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 /// Step of the fourth-order central difference
@@ -183,7 +186,7 @@ fn fast_path_matches_reference_across_chunks() {
             let net = Network::<f64>::init(41, 7, Init::Random { scale: 0.5 }, tying, 3).unwrap();
             let pairs = all_pairs(41, Task::Add);
             let batch = Batch::new(&pairs, tying);
-            assert!(batch.rows() > modadd::grad::CHUNK);
+            assert!(batch.rows() > modadd::numerics::grad::CHUNK);
             let mut grads = Grads::zeros_like(&net);
             let fast = loss_and_grad(
                 &net,

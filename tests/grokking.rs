@@ -17,8 +17,9 @@
 //!   stage II as the first epoch within 0.01 of the final test accuracy, and one test pins
 //!   the shortfall so that a change in it is noticed.
 
-use modadd::grokking::{class_shares, classify, PairClass, STAGE_THRESHOLD};
-use modadd::train::{Precision, TrainConfig, Trainer};
+use modadd::science::grokking::{class_shares, classify, PairClass, STAGE_THRESHOLD};
+use modadd::train::config::{Precision, TrainConfig};
+use modadd::train::trainer::Trainer;
 use std::sync::OnceLock;
 
 /// Progress measures every this many epochs.
@@ -50,7 +51,7 @@ fn run() -> &'static Run {
         let classes = classify(&split);
         let shares = class_shares(&classes);
         let test_share = shares[2] + shares[3];
-        let probe = modadd::grokking::SpectralProbe::new(23);
+        let probe = modadd::science::grokking::probe::SpectralProbe::new(23);
         let mut t = Trainer::<f32, _>::cpu(&c, &split).unwrap();
         let mut rows = Vec::new();
         let mut grid = Vec::new();
@@ -59,14 +60,14 @@ fn run() -> &'static Run {
                 if r.epoch % EVERY == 0 {
                     use modadd::backend::Backend;
                     b.correct_grid(&mut grid);
-                    let (ipr, _) = probe.measures(&b.network());
+                    let ipr = probe.measures(&b.network()).ipr;
                     rows.push(Row {
                         epoch: r.epoch,
                         train_acc: r.train_acc,
                         test_acc: r.test_acc,
                         ipr,
                         norm: r.param_norm,
-                        class_acc: modadd::grokking::class_accuracy(&classes, &grid),
+                        class_acc: modadd::science::grokking::class_accuracy(&classes, &grid),
                     });
                 }
                 Ok(())

@@ -22,12 +22,15 @@
 mod common;
 
 use modadd::backend::Backend;
-use modadd::gromov::*;
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
-use modadd::optim::{OptimizerConfig, Schedule};
-use modadd::task::Task;
-use modadd::train::{Precision, TrainConfig, Trainer};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::optim::{OptimizerConfig, Schedule};
+use modadd::numerics::task::Task;
+use modadd::science::gromov::*;
+use modadd::train::config::{Precision, TrainConfig};
+use modadd::train::trainer::Trainer;
 use std::f64::consts::PI;
 
 /// Sums of at most a few hundred O(1) terms in f64: agreement to 1e-12 absolute.
@@ -495,7 +498,7 @@ const RANDOM_PHASE_RATIO: f64 = 0.1;
 /// small.
 #[test]
 fn spurious_peaks_need_equal_input_phases() {
-    use modadd::mechanism::{all_logits, peak_shape_for};
+    use modadd::science::mechanism::{all_logits, peak_shape_for};
     let (p, n_per) = (11usize, 6usize);
     for task in [Task::Add, Task::Sub, Task::Linear { a: 2, b: 3 }] {
         let neurons: Vec<ClosedFormNeuron> = (1..=(p - 1) / 2)

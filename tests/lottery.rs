@@ -2,12 +2,15 @@
 //! initialisation. Two predictors: the paper's smallest-initial-misalignment rule and racing the
 //! decoupled ODEs from the initial state. Also: how the time to dominance scales with p and kappa.
 
-use modadd::dynamics::{
-    dominant_frequencies, gradient_descent, lottery_accuracy, predict_lottery, LotteryOptions,
-    TimeScale,
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::dynamics::lottery::{
+    dominant_frequencies, lottery_accuracy, predict_lottery, LotteryOptions,
 };
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
+use modadd::science::dynamics::simulate::gradient_descent;
+use modadd::science::dynamics::TimeScale;
 
 /// The better predictor (the ODE race) must name the trained winner of at least this fraction
 /// of neurons (p = 23, M = 64, random init kappa = 0.1, mean CE, SGD lr 0.5 to train accuracy 1).
@@ -35,14 +38,15 @@ fn ode_race_predicts_the_trained_winners_and_beats_the_misalignment_rule() {
     let steps = (2.0 * t_med / lr) as usize;
     let snaps = gradient_descent(&net0, Activation::Quad, Loss::CeMean, lr, steps, steps).unwrap();
     let (_, net) = snaps.last().unwrap();
-    let split = modadd::task::Split::seeded(p, modadd::task::Task::Add, 1.0, 0).unwrap();
-    let batch = modadd::grad::Batch::new(&split.train, Tying::Tied);
-    let acc = modadd::grad::evaluate(
+    let split = modadd::numerics::task::Split::seeded(p, modadd::numerics::task::Task::Add, 1.0, 0)
+        .unwrap();
+    let batch = modadd::numerics::batch::Batch::new(&split.train, Tying::Tied);
+    let acc = modadd::numerics::grad::evaluate(
         net,
         Activation::Quad,
         Loss::CeMean,
         &batch,
-        &mut modadd::grad::Workspace::new(),
+        &mut modadd::numerics::grad::Workspace::new(),
     )
     .accuracy;
     let winners = dominant_frequencies(net);
@@ -122,7 +126,8 @@ fn ode_race_predicts_winners_of_the_reference_quad_random_run() {
 }
 
 fn adamw_lottery(width: usize) {
-    use modadd::train::{Precision, TrainConfig, Trainer};
+    use modadd::train::config::{Precision, TrainConfig};
+    use modadd::train::trainer::Trainer;
     let mut cfg = TrainConfig::preset("quad_random", 23).unwrap();
     cfg.width = width;
     cfg.precision = Precision::F64;

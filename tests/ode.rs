@@ -3,14 +3,19 @@
 //! quantities; the paper's printed dD/dt does not match the flow; the real network follows the
 //! ODE while its softmax stays near uniform.
 
-use modadd::dynamics::{
-    aligned_blowup_time, aligned_solution, derivative, gradient_descent, integrate, invariants,
-    misalignment_rate, neuron, output_times, paper_misalignment_rate, project_rate,
-    simulate_decoupled, single_frequency_neuron, softmax_departure, uniform_softmax_velocity,
-    FreqState, OdeOptions, TimeScale,
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::dynamics::ode::{
+    aligned_blowup_time, aligned_solution, derivative, integrate, invariants, misalignment_rate,
+    output_times, paper_misalignment_rate, OdeOptions,
 };
-use modadd::fourier::{spectrum, wrap};
-use modadd::model::{Activation, Init, Network, Tying};
+use modadd::science::dynamics::simulate::{
+    gradient_descent, neuron, project_rate, simulate_decoupled, single_frequency_neuron,
+    softmax_departure, uniform_softmax_velocity,
+};
+use modadd::science::dynamics::{FreqState, TimeScale};
+use modadd::science::fourier::{spectrum, wrap};
 use std::f64::consts::PI;
 
 /// Rates from the pair-by-pair velocity vs the formulas: both are O(p^2) sums of O(1) terms in
@@ -301,7 +306,7 @@ fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
     let snaps = gradient_descent(
         &net0,
         Activation::Quad,
-        modadd::loss::Loss::CeSum,
+        modadd::numerics::loss::Loss::CeSum,
         lr,
         steps,
         every,
@@ -390,7 +395,7 @@ fn real_training_conserves_each_neurons_layer_balance_up_to_lr() {
         let snaps = gradient_descent(
             &net0,
             Activation::Quad,
-            modadd::loss::Loss::CeMean,
+            modadd::numerics::loss::Loss::CeMean,
             lr,
             steps,
             steps,

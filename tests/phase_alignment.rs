@@ -1,12 +1,13 @@
 //! Claim (phase alignment): under the decoupled flow D -> 0 from every start except D = pi,
 //! which is an unstable equilibrium: D = pi exactly stays, a nudge off pi leaves.
 
-use modadd::dynamics::{
-    aligned_blowup_time, integrate, invariants, output_times, simulate_decoupled,
-    single_frequency_neuron, FreqState, OdeOptions, TimeScale,
+use modadd::numerics::activation::Activation;
+use modadd::science::dynamics::ode::{
+    aligned_blowup_time, integrate, invariants, output_times, OdeOptions,
 };
-use modadd::fourier::wrap;
-use modadd::model::Activation;
+use modadd::science::dynamics::simulate::{simulate_decoupled, single_frequency_neuron};
+use modadd::science::dynamics::{FreqState, TimeScale};
+use modadd::science::fourier::wrap;
 use std::f64::consts::PI;
 
 /// Final |D| when the magnitudes have grown to the cap. By the invariant H = alpha^2 beta sin D,

@@ -2,15 +2,17 @@
 //! `fourier::spectrum`, pair classes, the backend's correctness grid against naive logits, and
 //! stage detection.
 
-use modadd::backend::{Backend, CpuBackend};
-use modadd::grokking::{
-    class_accuracy, class_shares, classify, detect_stages, PairClass, SpectralProbe,
-};
-use modadd::loss::{argmax, Loss};
-use modadd::model::{Activation, Init, Network, Tying};
-use modadd::optim::OptimizerConfig;
-use modadd::task::{Split, Task};
-use modadd::train::EpochRecord;
+use modadd::backend::cpu::CpuBackend;
+use modadd::backend::Backend;
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::{argmax, Loss};
+use modadd::numerics::network::{Network, Tying};
+use modadd::numerics::optim::OptimizerConfig;
+use modadd::numerics::task::{Split, Task};
+use modadd::science::grokking::probe::SpectralProbe;
+use modadd::science::grokking::{class_accuracy, class_shares, classify, detect_stages, PairClass};
+use modadd::train::record::EpochRecord;
 
 /// The probe sums p terms per coefficient in another order than the naive DFT.
 const PROBE_TOL: f64 = 1e-12;
@@ -19,10 +21,11 @@ const PROBE_TOL: f64 = 1e-12;
 /// and the mean |sin D| at each neuron's dominant input frequency.
 #[test]
 fn probe_matches_the_naive_spectrum() {
-    use modadd::fourier::{mean_abs_sin_misalignment, neuron_features, NetworkSpectra};
+    use modadd::science::fourier::{mean_abs_sin_misalignment, neuron_features, NetworkSpectra};
     for (p, m) in [(7, 5), (23, 40), (15, 9)] {
         let net = Network::<f64>::init(p, m, Init::Random { scale: 1.0 }, Tying::Tied, 3).unwrap();
-        let (ipr, sin_d) = SpectralProbe::new(p).measures(&net);
+        let m = SpectralProbe::new(p).measures(&net);
+        let (ipr, sin_d) = (m.ipr, m.mean_abs_sin_d);
         let spectra = NetworkSpectra::of(&net);
         let want_ipr = spectra.mean_ipr().2;
         let want_sin_d = mean_abs_sin_misalignment(&neuron_features(&spectra));
@@ -40,7 +43,8 @@ fn probe_matches_the_naive_spectrum() {
 fn probe_on_aligned_single_frequency_neurons() {
     let offsets: Vec<f64> = (0..5).map(|k| 0.3 * k as f64).collect();
     let net = Network::<f64>::diversified(11, 6, 1.3, 0.7, &offsets).unwrap();
-    let (ipr, sin_d) = SpectralProbe::new(11).measures(&net);
+    let m = SpectralProbe::new(11).measures(&net);
+    let (ipr, sin_d) = (m.ipr, m.mean_abs_sin_d);
     assert!((ipr - 1.0).abs() < PROBE_TOL, "{ipr}");
     assert!(sin_d < PROBE_TOL, "{sin_d}");
 }

@@ -3,12 +3,14 @@
 //! condition fails and by how much, the margin aNp/8 and the softmax bound, and the worked
 //! example p = 23, (3, 7). All in f64.
 
-use modadd::mechanism::{
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::random_phase_offsets;
+use modadd::numerics::network::Network;
+use modadd::science::mechanism::{
     diversified_phases, margin, paper_printed_constant, phase_condition_holds, phase_sum,
     proposition1_bracket, proposition1_constant, proposition1_logits, quad_logits_any_phases,
     softmax_lower_bound, softmax_probability,
 };
-use modadd::model::{random_phase_offsets, Activation, Network};
 
 /// Round-off bound relative to the logit scale a N p: each logit sums N K = N (p-1)/2 terms of
 /// size <= 4 a, so the f64 error is a few hundred ulps of a N p at most for these sizes.
@@ -129,7 +131,7 @@ fn when_the_phase_condition_fails_the_deviation_is_the_harmonic_terms() {
             for x in 0..p {
                 for y in 0..p {
                     let f = net.logits(Activation::Quad, x, y);
-                    correct += usize::from(modadd::loss::argmax(&f) == Some((x + y) % p));
+                    correct += usize::from(modadd::numerics::loss::argmax(&f) == Some((x + y) % p));
                 }
             }
             eprintln!(

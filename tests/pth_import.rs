@@ -6,10 +6,11 @@
 //! the stored float). Values are compared for exact equality: float32 -> f64 is exact, and so is
 //! parsing a shortest round-trip decimal.
 
-use modadd::error::Error;
-use modadd::pth::pickle::{unpickle, Value};
-use modadd::pth::{read_pth_network, read_pth_tensors, DType, PthArchive, PthError};
-use modadd::weights::{read_weights_any, write_npy_matrix, write_weight_folder};
+use modadd::error::{Error, PthError};
+use modadd::formats::npy::write_npy_matrix;
+use modadd::formats::pth::pickle::{unpickle, Value};
+use modadd::formats::pth::{read_pth_network, read_pth_tensors, DType, PthArchive};
+use modadd::formats::weights::{read_weights_any, write_weight_folder};
 use nalgebra::DMatrix;
 use std::collections::HashMap;
 use std::io::Write;

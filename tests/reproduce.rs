@@ -3,7 +3,7 @@
 mod common;
 use assert_cmd::Command;
 use common::read_tree;
-use modadd::reproduce::{parse_moduli, shard_moduli, Shard};
+use modadd::pipelines::reproduce::{parse_moduli, shard_moduli, Shard};
 use std::path::Path;
 
 fn reproduce(out: &Path, extra: &[&str]) -> std::process::Output {

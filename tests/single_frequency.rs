@@ -2,13 +2,16 @@
 //! exactly in the decoupled Quad flow, approximately in full Quad training; with ReLU it leaks
 //! into harmonics (input at odd multiples, output at all multiples, decaying with the multiple).
 
-use modadd::dynamics::{
-    energies, gradient_descent, neuron, output_times, simulate_decoupled, single_frequency_neuron,
-    FreqState, OdeOptions, TimeScale,
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::network::{Network, Tying};
+use modadd::science::dynamics::ode::{output_times, OdeOptions};
+use modadd::science::dynamics::simulate::{
+    energies, gradient_descent, neuron, simulate_decoupled, single_frequency_neuron,
 };
-use modadd::fourier::spectrum;
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init, Network, Tying};
+use modadd::science::dynamics::{FreqState, TimeScale};
+use modadd::science::fourier::spectrum;
 
 /// Off-frequency magnitude relative to the on-frequency one in the decoupled Quad flow: the
 /// off-frequency velocity is zero up to round-off of O(p^2)-term sums, 1e-12 is round-off.
@@ -35,8 +38,12 @@ fn decoupled_quad_flow_keeps_a_single_frequency_exactly() {
     for &(p, k) in &[(11, 2), (23, 5), (23, 11)] {
         let s0 = FreqState::new(0.02, 0.015, 0.4, -1.0);
         let start = single_frequency_neuron(p, k, &s0);
-        let t_end =
-            0.9 * modadd::dynamics::aligned_blowup_time(0.02, 0.015, TimeScale::Sum.rate(p));
+        let t_end = 0.9
+            * modadd::science::dynamics::ode::aligned_blowup_time(
+                0.02,
+                0.015,
+                TimeScale::Sum.rate(p),
+            );
         let tr = simulate_decoupled(
             &start,
             Activation::Quad,
@@ -89,17 +96,20 @@ fn full_quad_training_from_single_frequency_init_leaks_little() {
         }
         if *step <= 2000 {
             early_worst = early_worst.max(worst);
-            early_departure = modadd::dynamics::softmax_departure(net, Activation::Quad);
+            early_departure =
+                modadd::science::dynamics::simulate::softmax_departure(net, Activation::Quad);
         }
         if *step == steps {
-            let split = modadd::task::Split::seeded(p, modadd::task::Task::Add, 1.0, 0).unwrap();
-            let batch = modadd::grad::Batch::new(&split.train, Tying::Tied);
-            let acc = modadd::grad::evaluate(
+            let split =
+                modadd::numerics::task::Split::seeded(p, modadd::numerics::task::Task::Add, 1.0, 0)
+                    .unwrap();
+            let batch = modadd::numerics::batch::Batch::new(&split.train, Tying::Tied);
+            let acc = modadd::numerics::grad::evaluate(
                 net,
                 Activation::Quad,
                 Loss::CeMean,
                 &batch,
-                &mut modadd::grad::Workspace::new(),
+                &mut modadd::numerics::grad::Workspace::new(),
             )
             .accuracy;
             println!(

@@ -36,19 +36,22 @@
 //! fundamental's magnitude (mean ratio 0.23 / 0.26 in W_in / W_out at p = 13, against 0.07-0.09
 //! at r = 2, 4); the reference's own quad single-frequency checkpoint shows it too (W_in r = 3:
 //! 0.055 against 0.003). Keeping only each neuron's k* component
-//! ([`modadd::fourier::harmonic_projection`] with multiples [1]) restores the ratio 1/2 (0.499)
+//! ([`modadd::science::fourier::harmonic_projection`] with multiples [1]) restores the ratio 1/2 (0.499)
 //! and still solves the task; adding back fold(3 k*) brings it down to 0.30: the harmonic
 //! suppresses the spurious peaks at 2x and 2y. The Quad test asserts all three facts.
 //!
-use modadd::analysis::{analyze, Summary};
 use modadd::backend::Backend;
-use modadd::fourier::FrequencyGroup;
-use modadd::fourier::{harmonic_projection, neuron_features, NetworkSpectra};
-use modadd::loss::argmax;
-use modadd::mechanism::{all_logits, peak_shape};
-use modadd::model::{Activation, Network};
-use modadd::real::Real;
-use modadd::train::{Precision, TrainConfig, Trainer};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::loss::argmax;
+use modadd::numerics::network::Network;
+use modadd::numerics::real::Real;
+use modadd::science::analysis::{analyze, Summary};
+use modadd::science::fourier::{
+    harmonic_projection, neuron_features, FrequencyGroup, NetworkSpectra,
+};
+use modadd::science::mechanism::{all_logits, peak_shape};
+use modadd::train::config::{Precision, TrainConfig};
+use modadd::train::trainer::Trainer;
 
 /// What a trained network must show; each bound sits below (or above) every value measured
 /// over seeds 42 and 1..4 with some room, and far from the value at initialisation.

@@ -2,12 +2,16 @@
 
 mod common;
 use common::read_tree;
-use modadd::loss::Loss;
-use modadd::model::{Activation, Init};
-use modadd::optim::{OptimizerConfig, Schedule};
-use modadd::train::{
-    self, EpochRecord, Plateau, Precision, Progress, RunOptions, TrainConfig, Trainer,
-};
+use modadd::numerics::activation::Activation;
+use modadd::numerics::init::Init;
+use modadd::numerics::loss::Loss;
+use modadd::numerics::optim::{OptimizerConfig, Schedule};
+use modadd::pipelines::train;
+use modadd::train::config::{BackendKind, Precision, TrainConfig, PRESETS};
+use modadd::train::driver::{Progress, RunOptions};
+use modadd::train::plateau::Plateau;
+use modadd::train::record::EpochRecord;
+use modadd::train::trainer::Trainer;
 use std::path::Path;
 
 /// A small configuration that trains in well under a second.
@@ -53,7 +57,7 @@ fn presets_match_the_reference_table() {
         (rs.activation, rs.lr, rs.init),
         (Activation::Relu, 0.01, Init::SingleFreq { scale: 0.002 })
     );
-    for n in train::PRESETS {
+    for n in PRESETS {
         let c = t(n);
         assert_eq!((c.seed, c.checkpoint_every, c.width), (42, 200, 512));
         assert_eq!(c.schedule, Schedule::Warmup { steps: 10 });
@@ -127,6 +131,7 @@ fn run_into(c: &TrainConfig, dir: &Path) {
             progress: Progress::Quiet,
             multi: None,
         },
+        BackendKind::Cpu,
     )
     .unwrap();
 }
@@ -223,7 +228,7 @@ fn resume_reproduces_the_uninterrupted_run() {
         let cut = tempfile::tempdir().unwrap();
         let (src, dst) = (full.path(), cut.path());
         simulate_crash_after(src, dst, 75, 60);
-        train::resume(dst, None, Progress::Quiet).unwrap();
+        train::resume(dst, None, Progress::Quiet, BackendKind::Cpu, None).unwrap();
         assert_eq!(read_tree(src), read_tree(dst), "{precision:?}");
     }
 }
@@ -242,6 +247,7 @@ fn output_folder_with_a_run_is_refused_unless_forced() {
             progress: Progress::Quiet,
             multi: None,
         },
+        BackendKind::Cpu,
     )
     .unwrap_err();
     assert!(e.to_string().contains("--force"), "{e}");
@@ -254,6 +260,7 @@ fn output_folder_with_a_run_is_refused_unless_forced() {
             progress: Progress::Quiet,
             multi: None,
         },
+        BackendKind::Cpu,
     )
     .unwrap();
 }
@@ -278,6 +285,7 @@ fn divergence_stops_and_keeps_what_was_written() {
             progress: Progress::Quiet,
             multi: None,
         },
+        BackendKind::Cpu,
     )
     .unwrap_err();
     let msg = e.to_string();

@@ -2,8 +2,9 @@
 //! the embedded PTX on one stream (feature `cuda`).
 
 use super::{
-    ptx_params, spec, AdamScalars, Arg, At, BatchArray, Buf, GemmCall, KernelBatch, Kernels,
-    LaunchSpec, ParamKind, Sel, Setup, OPT_BLOCKS, PTX, SLOT, STATS_BATCH,
+    ptx_params, spec, AdamScalars, Arg, BatchArray, BufferOffset, GemmCall, KernelBatch,
+    KernelBuffer, Kernels, LaunchSpec, PairSet, ParamKind, Setup, OPT_BLOCKS, PTX, SLOT,
+    STATS_BATCH,
 };
 use crate::error::{Error, Result};
 use cust::context::CurrentContext;
@@ -167,47 +168,47 @@ impl DeviceKernels {
             .map_err(|e| cuda_err("running the kernels", e))
     }
 
-    fn f32_buf(&self, b: Buf) -> &DeviceBuffer<f32> {
+    fn f32_buf(&self, b: KernelBuffer) -> &DeviceBuffer<f32> {
         match b {
-            Buf::Params => &self.params,
-            Buf::Grads => &self.grads,
-            Buf::AdamM => &self.adam_m,
-            Buf::AdamV => &self.adam_v,
-            Buf::Act => &self.act,
-            Buf::Dh => &self.dh,
-            Buf::Z => &self.z,
-            Buf::SplitK => &self.splitk,
+            KernelBuffer::Params => &self.params,
+            KernelBuffer::Grads => &self.grads,
+            KernelBuffer::AdamM => &self.adam_m,
+            KernelBuffer::AdamV => &self.adam_v,
+            KernelBuffer::Act => &self.act,
+            KernelBuffer::Dh => &self.dh,
+            KernelBuffer::Z => &self.z,
+            KernelBuffer::SplitK => &self.splitk,
             other => panic!("{other:?} is not an f32 buffer"),
         }
     }
 
-    fn f64_buf(&self, b: Buf) -> &DeviceBuffer<f64> {
+    fn f64_buf(&self, b: KernelBuffer) -> &DeviceBuffer<f64> {
         match b {
-            Buf::RowLoss => &self.row_loss,
-            Buf::RowCorrect => &self.row_correct,
-            Buf::Partial => &self.partial,
-            Buf::Stats => &self.stats,
+            KernelBuffer::RowLoss => &self.row_loss,
+            KernelBuffer::RowCorrect => &self.row_correct,
+            KernelBuffer::Partial => &self.partial,
+            KernelBuffer::Stats => &self.stats,
             other => panic!("{other:?} is not an f64 buffer"),
         }
     }
 
     /// Device pointer of an f32 location (offsets are in bounds by the layout's construction).
-    fn p32(&self, a: At) -> DevicePointer<f32> {
+    fn p32(&self, a: BufferOffset) -> DevicePointer<f32> {
         let b = self.f32_buf(a.buf);
         assert!(a.off < b.len(), "{a:?} outside its buffer");
         b.as_device_ptr().wrapping_add(a.off)
     }
 
-    fn p64(&self, a: At) -> DevicePointer<f64> {
+    fn p64(&self, a: BufferOffset) -> DevicePointer<f64> {
         let b = self.f64_buf(a.buf);
         assert!(a.off < b.len(), "{a:?} outside its buffer");
         b.as_device_ptr().wrapping_add(a.off)
     }
 
-    fn batch(&self, sel: Sel) -> &DevBatch {
+    fn batch(&self, sel: PairSet) -> &DevBatch {
         match sel {
-            Sel::Train => &self.train,
-            Sel::Test => self.test.as_ref().expect("test batch"),
+            PairSet::Train => &self.train,
+            PairSet::Test => self.test.as_ref().expect("test batch"),
         }
     }
 
@@ -216,7 +217,10 @@ impl DeviceKernels {
     fn slot(&self, a: &Arg) -> u64 {
         match *a {
             Arg::Ptr(at) => match at.buf {
-                Buf::RowLoss | Buf::RowCorrect | Buf::Partial | Buf::Stats => self.p64(at).as_raw(),
+                KernelBuffer::RowLoss
+                | KernelBuffer::RowCorrect
+                | KernelBuffer::Partial
+                | KernelBuffer::Stats => self.p64(at).as_raw(),
                 _ => self.p32(at).as_raw(),
             },
             Arg::Batch(sel, arr) => {
@@ -273,9 +277,9 @@ impl Kernels for DeviceKernels {
 
     fn first_layer(
         &mut self,
-        w_x: At,
-        w_y: At,
-        sel: Sel,
+        w_x: BufferOffset,
+        w_y: BufferOffset,
+        sel: PairSet,
         rows: usize,
         width: usize,
         act: i32,
@@ -290,32 +294,44 @@ impl Kernels for DeviceKernels {
 
     fn sum_splits(
         &mut self,
-        ws: At,
+        ws: BufferOffset,
         splits: usize,
         stride: usize,
         n: usize,
-        out: At,
+        out: BufferOffset,
     ) -> Result<()> {
         self.launch(&spec::sum_splits(ws, splits, stride, n, out))
     }
 
     fn loss_rows(
         &mut self,
-        sel: Sel,
+        sel: PairSet,
         rows: usize,
         p: usize,
         kind: i32,
         want_grad: bool,
-        parts: Option<(At, usize, usize)>,
+        parts: Option<(BufferOffset, usize, usize)>,
     ) -> Result<()> {
         self.launch(&spec::loss_rows(sel, rows, p, kind, want_grad, parts))
     }
 
-    fn reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()> {
+    fn reduce2(
+        &mut self,
+        x: BufferOffset,
+        y: BufferOffset,
+        n: usize,
+        out: BufferOffset,
+    ) -> Result<()> {
         self.launch(&spec::reduce2(x, y, n, out))
     }
 
-    fn scatter_first(&mut self, list: usize, width: usize, p: usize, g: At) -> Result<()> {
+    fn scatter_first(
+        &mut self,
+        list: usize,
+        width: usize,
+        p: usize,
+        g: BufferOffset,
+    ) -> Result<()> {
         self.launch(&spec::scatter_first(list, width, p, g))
     }
 
@@ -327,7 +343,7 @@ impl Kernels for DeviceKernels {
         self.launch(&spec::adamw_step(n, s))
     }
 
-    fn read_f32(&self, buf: Buf, len: usize) -> Result<Vec<f32>> {
+    fn read_f32(&self, buf: KernelBuffer, len: usize) -> Result<Vec<f32>> {
         self.synchronize()?;
         let mut host = vec![0.0f32; len];
         self.f32_buf(buf)
@@ -337,7 +353,7 @@ impl Kernels for DeviceKernels {
         Ok(host)
     }
 
-    fn write_f32(&mut self, buf: Buf, data: &[f32]) -> Result<()> {
+    fn write_f32(&mut self, buf: KernelBuffer, data: &[f32]) -> Result<()> {
         self.synchronize()?;
         let b = self.f32_buf(buf);
         let mut host = vec![0.0f32; b.len()];
@@ -346,9 +362,9 @@ impl Kernels for DeviceKernels {
         host[..data.len()].copy_from_slice(data);
         let e = |e| cuda_err("copying to the device", e);
         match buf {
-            Buf::Params => self.params.copy_from(&host[..]).map_err(e)?,
-            Buf::AdamM => self.adam_m.copy_from(&host[..]).map_err(e)?,
-            Buf::AdamV => self.adam_v.copy_from(&host[..]).map_err(e)?,
+            KernelBuffer::Params => self.params.copy_from(&host[..]).map_err(e)?,
+            KernelBuffer::AdamM => self.adam_m.copy_from(&host[..]).map_err(e)?,
+            KernelBuffer::AdamV => self.adam_v.copy_from(&host[..]).map_err(e)?,
             other => panic!("{other:?} is not written from the host"),
         }
         CurrentContext::synchronize().map_err(e)

@@ -3,8 +3,10 @@
 //! (kernel, geometry, arguments in order) as the device, on the twin's buffers. Arguments are
 //! passed as the driver's `cuLaunchKernel` takes them: an array of pointers to the values.
 
-use super::super::{ptx_params, spec, AdamScalars, Arg, At, BatchArray, Buf, GemmCall};
-use super::super::{LaunchSpec, ParamKind, Sel, PTX};
+use super::super::{
+    ptx_params, spec, AdamScalars, Arg, BatchArray, BufferOffset, GemmCall, KernelBuffer,
+    LaunchSpec, PairSet, ParamKind, PTX,
+};
 use super::HostKernels;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -34,11 +36,14 @@ impl HostKernels {
     fn slot(&mut self, a: &Arg) -> u64 {
         match *a {
             Arg::Ptr(at) => match at.buf {
-                Buf::RowLoss | Buf::RowCorrect | Buf::Partial | Buf::Stats => {
+                KernelBuffer::RowLoss
+                | KernelBuffer::RowCorrect
+                | KernelBuffer::Partial
+                | KernelBuffer::Stats => {
                     let b = match at.buf {
-                        Buf::RowLoss => &mut self.row_loss,
-                        Buf::RowCorrect => &mut self.row_correct,
-                        Buf::Partial => &mut self.partial,
+                        KernelBuffer::RowLoss => &mut self.row_loss,
+                        KernelBuffer::RowCorrect => &mut self.row_correct,
+                        KernelBuffer::Partial => &mut self.partial,
                         _ => &mut self.stats,
                     };
                     assert!(at.off < b.len(), "{at:?} outside its buffer");
@@ -100,9 +105,9 @@ impl HostKernels {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emu_first_layer(
         &mut self,
-        w_x: At,
-        w_y: At,
-        sel: Sel,
+        w_x: BufferOffset,
+        w_y: BufferOffset,
+        sel: PairSet,
         rows: usize,
         width: usize,
         act: i32,
@@ -117,28 +122,34 @@ impl HostKernels {
 
     pub(super) fn emu_sum_splits(
         &mut self,
-        ws: At,
+        ws: BufferOffset,
         splits: usize,
         stride: usize,
         n: usize,
-        out: At,
+        out: BufferOffset,
     ) -> Result<()> {
         self.emu_run(&spec::sum_splits(ws, splits, stride, n, out))
     }
 
     pub(super) fn emu_loss_rows(
         &mut self,
-        sel: Sel,
+        sel: PairSet,
         rows: usize,
         p: usize,
         kind: i32,
         want_grad: bool,
-        parts: Option<(At, usize, usize)>,
+        parts: Option<(BufferOffset, usize, usize)>,
     ) -> Result<()> {
         self.emu_run(&spec::loss_rows(sel, rows, p, kind, want_grad, parts))
     }
 
-    pub(super) fn emu_reduce2(&mut self, x: At, y: At, n: usize, out: At) -> Result<()> {
+    pub(super) fn emu_reduce2(
+        &mut self,
+        x: BufferOffset,
+        y: BufferOffset,
+        n: usize,
+        out: BufferOffset,
+    ) -> Result<()> {
         self.emu_run(&spec::reduce2(x, y, n, out))
     }
 
@@ -147,7 +158,7 @@ impl HostKernels {
         list: usize,
         width: usize,
         p: usize,
-        g: At,
+        g: BufferOffset,
     ) -> Result<()> {
         self.emu_run(&spec::scatter_first(list, width, p, g))
     }

@@ -1,0 +1,186 @@
+//! Reading and writing weights.
+//!
+//! # The weight folder (the exchange format other tools and the tests rely on)
+//! A folder holding
+//! - `W_in.csv`: M rows, p columns (row m is `theta_m`);
+//! - `W_out.csv`: p rows, M columns (column m is `xi_m`);
+//! - `W_in_y.csv` (untied models only): M rows, p columns;
+//!
+//! plain comma-separated numbers, no header, each in its shortest round-trip decimal form
+//! ([`crate::formats::table::fmt_real`]) at the precision it was computed in. Reading parses f64; a
+//! value written from f32 reads back exactly when cast to f32.
+//!
+//! # Checkpoints
+//! `.npy` files ([`crate::formats::npy`]); the training checkpoints list the files a
+//! checkpoint holds.
+//!
+//! # Any of the three
+//! [`read_weights_any`] takes a weight folder, a checkpoint folder of ours, or a PyTorch `.pth`
+//! checkpoint (see [`crate::formats::pth`]) and returns the network in f64.
+
+use crate::error::{Error, Result};
+use crate::formats::atomic::atomic_write;
+use crate::formats::npy::read_npy_folder;
+use crate::formats::table::fmt_real;
+use crate::numerics::network::Network;
+use crate::numerics::real::Real;
+use nalgebra::DMatrix;
+use std::path::Path;
+
+/// Writes one matrix as CSV (no header), atomically.
+pub fn write_matrix_csv<T: Real>(path: &Path, m: &DMatrix<T>) -> Result<()> {
+    atomic_write(path, |w| {
+        let mut line = String::new();
+        for i in 0..m.nrows() {
+            line.clear();
+            for j in 0..m.ncols() {
+                if j > 0 {
+                    line.push(',');
+                }
+                line.push_str(&fmt_real(m[(i, j)]));
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads a headerless CSV matrix of f64. Errors name the file and 1-based line.
+pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut row = Vec::new();
+        for (c, field) in line.split(',').enumerate() {
+            let f = field.trim();
+            let v: f64 = f.parse().map_err(|_| Error::Parse {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: format!("column {}: '{f}' is not a number", c + 1),
+            })?;
+            if !v.is_finite() {
+                return Err(Error::Parse {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: format!("column {}: '{f}' is not a finite number", c + 1),
+                });
+            }
+            row.push(v);
+        }
+        if let Some(first) = rows.first() {
+            if first.len() != row.len() {
+                return Err(Error::Parse {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: format!(
+                        "{} columns, but the first row has {}",
+                        row.len(),
+                        first.len()
+                    ),
+                });
+            }
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(Error::Parse {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "file holds no numbers".into(),
+        });
+    }
+    let (r, c) = (rows.len(), rows[0].len());
+    Ok(DMatrix::from_fn(r, c, |i, j| rows[i][j]))
+}
+
+/// Writes `net` as a weight folder (see module docs).
+pub fn write_weight_folder<T: Real>(dir: &Path, net: &Network<T>) -> Result<()> {
+    write_matrix_csv(&dir.join("W_in.csv"), &net.w_in)?;
+    write_matrix_csv(&dir.join("W_out.csv"), &net.w_out)?;
+    if let Some(w) = &net.w_in_y {
+        write_matrix_csv(&dir.join("W_in_y.csv"), w)?;
+    }
+    Ok(())
+}
+
+/// Reads a weight folder (untied when `W_in_y.csv` is present), checking the shapes.
+pub fn read_weight_folder(dir: &Path) -> Result<Network<f64>> {
+    if !dir.is_dir() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "weight folder not found (expected a folder holding W_in.csv and W_out.csv)",
+            ),
+        ));
+    }
+    let w_in = read_matrix_csv(&dir.join("W_in.csv"))?;
+    let w_out = read_matrix_csv(&dir.join("W_out.csv"))?;
+    let wy_path = dir.join("W_in_y.csv");
+    let w_in_y = if wy_path.exists() {
+        Some(read_matrix_csv(&wy_path)?)
+    } else {
+        None
+    };
+    let (m, p) = w_in.shape();
+    if p < 3 || p % 2 == 0 {
+        return Err(Error::Shape {
+            what: format!("{} (M x p)", dir.join("W_in.csv").display()),
+            found: format!("{m} x {p}"),
+            expected: "p columns with p odd and >= 3".into(),
+        });
+    }
+    if w_out.shape() != (p, m) {
+        return Err(Error::Shape {
+            what: format!("{} (p x M)", dir.join("W_out.csv").display()),
+            found: format!("{} x {}", w_out.nrows(), w_out.ncols()),
+            expected: format!("{p} x {m}, from W_in.csv's {m} x {p}"),
+        });
+    }
+    Network::new(w_in, w_out, w_in_y)
+}
+
+/// Reads weights in any of the three accepted forms, deciding by what `path` is:
+/// - a folder holding `W_in.csv`: a weight folder ([`read_weight_folder`]);
+/// - a folder holding `W_in.npy`: a checkpoint folder of ours ([`read_npy_folder`]);
+/// - a file that is a zip archive or is named `*.pth` / `*.pt`: a PyTorch checkpoint
+///   ([`crate::formats::pth::read_pth_network`]).
+///
+/// # Errors
+/// [`Error::WeightsFormat`] naming the path and the three forms when it is none of them;
+/// otherwise the reader's own errors.
+pub fn read_weights_any(path: &Path) -> Result<Network<f64>> {
+    let unknown = |found: &str| Error::WeightsFormat {
+        path: path.to_path_buf(),
+        found: found.into(),
+    };
+    if path.is_dir() {
+        if path.join("W_in.csv").is_file() {
+            read_weight_folder(path)
+        } else if path.join("W_in.npy").is_file() {
+            read_npy_folder(path)
+        } else {
+            Err(unknown("a folder with neither W_in.csv nor W_in.npy"))
+        }
+    } else if path.is_file() {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if crate::formats::pth::looks_like_zip(path) || matches!(ext.as_deref(), Some("pth" | "pt"))
+        {
+            crate::formats::pth::read_pth_network(path)
+        } else {
+            Err(unknown(
+                "a file that is neither a zip archive nor named *.pth or *.pt",
+            ))
+        }
+    } else {
+        Err(unknown("no such file or folder"))
+    }
+}

@@ -1,0 +1,281 @@
+//! Optimisers with PyTorch's semantics, and learning-rate schedules.
+//!
+//! One update is [`Optimizer::step`]: it reads the gradients and a learning rate and changes
+//! the parameters in place. The loop that drives it lives in `train`.
+//!
+//! # SGD (no momentum; weight decay as L2 added to the gradient, like `torch.optim.SGD`)
+//! ```text
+//! w <- w - lr * (g + wd * w)
+//! ```
+//! # AdamW (`torch.optim.AdamW`, bias correction on, amsgrad off)
+//! ```text
+//! t <- t + 1
+//! w <- w * (1 - lr * wd)                       (decoupled weight decay, before the Adam step)
+//! m <- b1 m + (1 - b1) g
+//! v <- b2 v + (1 - b2) g^2
+//! w <- w - (lr / (1 - b1^t)) * m / ( sqrt(v) / sqrt(1 - b2^t) + eps )
+//! ```
+//! The moments advance on every call, also when the learning rate is 0 (as in PyTorch, which
+//! matters for the reference warm-up, whose first update has lr 0).
+//!
+//! # Schedules
+//! [`Schedule::Constant`], or the reference warm-up [`Schedule::Warmup`]:
+//! `lr_s = lr * min(s / N, 1)` where s = the number of updates already taken (so s = 0, the first
+//! update, has lr 0); the reference uses N = 10.
+
+use crate::error::{positive, Error, Result};
+use crate::numerics::real::Real;
+use serde::{Deserialize, Serialize};
+
+/// The optimisers by name (`adamw`, `sgd`), without their hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// AdamW ([`OptimizerConfig::adamw`]).
+    #[value(alias = "adam-w")]
+    Adamw,
+    /// SGD without momentum.
+    Sgd,
+}
+
+/// Which optimiser, with its hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerConfig {
+    /// Plain SGD with L2 weight decay.
+    Sgd {
+        /// L2 weight decay, added to the gradient.
+        weight_decay: f64,
+    },
+    /// AdamW with decoupled weight decay.
+    Adamw {
+        /// Decoupled weight decay.
+        weight_decay: f64,
+        /// Decay of the first moment.
+        beta1: f64,
+        /// Decay of the second moment.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+    },
+}
+
+impl OptimizerConfig {
+    /// AdamW with the reference's betas (0.9, 0.98) and eps 1e-8.
+    pub fn adamw(weight_decay: f64) -> Self {
+        OptimizerConfig::Adamw {
+            weight_decay,
+            beta1: 0.9,
+            beta2: 0.98,
+            eps: 1e-8,
+        }
+    }
+
+    /// `sgd` or `adamw`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd { .. } => "sgd",
+            OptimizerConfig::Adamw { .. } => "adamw",
+        }
+    }
+
+    /// The weight decay.
+    pub fn weight_decay(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { weight_decay } | OptimizerConfig::Adamw { weight_decay, .. } => {
+                weight_decay
+            }
+        }
+    }
+
+    /// The same optimiser with another weight decay.
+    pub fn with_weight_decay(self, wd: f64) -> Self {
+        match self {
+            OptimizerConfig::Sgd { .. } => OptimizerConfig::Sgd { weight_decay: wd },
+            OptimizerConfig::Adamw {
+                beta1, beta2, eps, ..
+            } => OptimizerConfig::Adamw {
+                weight_decay: wd,
+                beta1,
+                beta2,
+                eps,
+            },
+        }
+    }
+
+    /// The optimiser `kind` (AdamW with the reference's betas) with the given weight decay.
+    pub fn of_kind(kind: OptimizerKind, weight_decay: f64) -> Self {
+        match kind {
+            OptimizerKind::Sgd => OptimizerConfig::Sgd { weight_decay },
+            OptimizerKind::Adamw => OptimizerConfig::adamw(weight_decay),
+        }
+    }
+
+    /// Checks the hyper-parameters: weight decay finite and >= 0, betas in [0, 1), eps > 0.
+    pub fn validate(&self) -> Result<()> {
+        crate::error::non_negative("weight decay", self.weight_decay())?;
+        if let OptimizerConfig::Adamw {
+            beta1, beta2, eps, ..
+        } = *self
+        {
+            for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
+                if !(b.is_finite() && (0.0..1.0).contains(&b)) {
+                    return Err(Error::InvalidParameter {
+                        name,
+                        value: b,
+                        expected: "a number in [0, 1)",
+                    });
+                }
+            }
+            positive("eps", eps)?;
+        }
+        Ok(())
+    }
+
+    /// A fresh optimiser for parameters of the given tensor sizes.
+    pub fn build<T: Real>(&self, sizes: &[usize]) -> Result<Optimizer<T>> {
+        self.validate()?;
+        Ok(match *self {
+            OptimizerConfig::Sgd { weight_decay } => Optimizer::Sgd(Sgd {
+                weight_decay: T::of(weight_decay),
+            }),
+            OptimizerConfig::Adamw {
+                weight_decay,
+                beta1,
+                beta2,
+                eps,
+            } => Optimizer::Adamw(AdamW::new(weight_decay, beta1, beta2, eps, sizes)),
+        })
+    }
+}
+
+/// SGD state (none beyond the weight decay).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sgd<T: Real> {
+    /// L2 weight decay added to the gradient.
+    pub weight_decay: T,
+}
+
+/// AdamW state: first and second moments per tensor and the step count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamW<T: Real> {
+    /// Decoupled weight decay.
+    pub weight_decay: T,
+    /// beta1.
+    pub beta1: T,
+    /// beta2.
+    pub beta2: T,
+    /// eps.
+    pub eps: T,
+    /// Number of steps taken (t).
+    pub t: u64,
+    /// First moments, one vector per tensor.
+    pub m: Vec<Vec<T>>,
+    /// Second moments, one vector per tensor.
+    pub v: Vec<Vec<T>>,
+}
+
+impl<T: Real> AdamW<T> {
+    /// Zero moments for tensors of the given sizes.
+    pub fn new(weight_decay: f64, beta1: f64, beta2: f64, eps: f64, sizes: &[usize]) -> Self {
+        AdamW {
+            weight_decay: T::of(weight_decay),
+            beta1: T::of(beta1),
+            beta2: T::of(beta2),
+            eps: T::of(eps),
+            t: 0,
+            m: sizes.iter().map(|&n| vec![T::zero(); n]).collect(),
+            v: sizes.iter().map(|&n| vec![T::zero(); n]).collect(),
+        }
+    }
+}
+
+/// An optimiser with its state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer<T: Real> {
+    /// See [`Sgd`].
+    Sgd(Sgd<T>),
+    /// See [`AdamW`].
+    Adamw(AdamW<T>),
+}
+
+impl<T: Real> Optimizer<T> {
+    /// One update of every tensor in `params` from the matching `grads` (see module docs).
+    ///
+    /// # Panics
+    /// If the tensor count or sizes differ from those the optimiser was built for.
+    pub fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], lr: T) {
+        assert_eq!(params.len(), grads.len(), "optimizer: tensor count");
+        match self {
+            Optimizer::Sgd(s) => {
+                let wd = s.weight_decay;
+                for (w, g) in params.iter_mut().zip(grads) {
+                    assert_eq!(w.len(), g.len(), "optimizer: tensor size");
+                    for (wi, &gi) in w.iter_mut().zip(g.iter()) {
+                        *wi = *wi - lr * (gi + wd * *wi);
+                    }
+                }
+            }
+            Optimizer::Adamw(a) => {
+                assert_eq!(params.len(), a.m.len(), "optimizer: tensor count");
+                a.t += 1;
+                let t = a.t as i32;
+                let one = T::one();
+                let bc1 = one - a.beta1.powi(t);
+                let bc2_sqrt = (one - a.beta2.powi(t)).sqrt();
+                let step = lr / bc1;
+                let decay = one - lr * a.weight_decay;
+                let (b1, b2, eps) = (a.beta1, a.beta2, a.eps);
+                for (k, (w, g)) in params.iter_mut().zip(grads).enumerate() {
+                    assert_eq!(w.len(), g.len(), "optimizer: tensor size");
+                    let (m, v) = (&mut a.m[k], &mut a.v[k]);
+                    assert_eq!(w.len(), m.len(), "optimizer: tensor size");
+                    for i in 0..w.len() {
+                        let gi = g[i];
+                        let wi = w[i] * decay;
+                        let mi = b1 * m[i] + (one - b1) * gi;
+                        let vi = b2 * v[i] + (one - b2) * gi * gi;
+                        m[i] = mi;
+                        v[i] = vi;
+                        w[i] = wi - step * mi / (vi.sqrt() / bc2_sqrt + eps);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of updates taken (AdamW's t; SGD keeps no count and returns `None`).
+    pub fn steps(&self) -> Option<u64> {
+        match self {
+            Optimizer::Sgd(_) => None,
+            Optimizer::Adamw(a) => Some(a.t),
+        }
+    }
+}
+
+/// A learning-rate schedule: the rate for the update that follows `s` updates already taken.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schedule {
+    /// lr for every update.
+    Constant,
+    /// lr * min(s / steps, 1); the reference uses steps = 10.
+    Warmup {
+        /// Warm-up length N, in updates.
+        steps: u64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate of update number `s` (0-based: updates already taken).
+    pub fn lr(&self, base: f64, s: u64) -> f64 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::Warmup { steps: 0 } => base,
+            Schedule::Warmup { steps } => base * (s as f64 / steps as f64).min(1.0),
+        }
+    }
+}
+
+impl crate::names::Named for OptimizerKind {
+    const KIND: &'static str = "optimizer";
+}

@@ -1,2 +1,0 @@
-//! Derivations (documentation only; see docs/THEORY.md).
-#![doc = include_str!("../docs/THEORY.md")]
