@@ -12,7 +12,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use modadd::backend::cpu::CpuBackend;
-use modadd::backend::{cuda_available, Backend, CudaBackend};
+use modadd::backend::cuda::{cuda_available, CudaBackend};
+use modadd::backend::Backend;
 use modadd::numerics::activation::Activation;
 use modadd::numerics::init::{reference_width, Init};
 use modadd::numerics::loss::Loss;

@@ -3,7 +3,7 @@
 //!
 //! Sizes (p, M): (23, 512), (59, 1024), (97, 1024); full dataset, tied model, ReLU, mean CE.
 //! The step merges (x, y)/(y, x), so its GEMMs have n = p (p + 1) / 2 columns.
-//! Run: `cargo bench --bench step` (set MATMUL_NUM_THREADS / RAYON_NUM_THREADS to compare).
+//! Run: `cargo bench --bench step`.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use modadd::backend::cpu::CpuBackend;

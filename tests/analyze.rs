@@ -8,7 +8,8 @@ use modadd::numerics::activation::Activation;
 use modadd::numerics::init::random_phase_offsets;
 use modadd::numerics::network::Network;
 use modadd::pipelines::analyze::training_activation_near;
-use modadd::science::analysis::{analyze, analyze_to_dir};
+use modadd::science::analysis::analyze;
+use modadd::science::analysis::export::analyze_to_dir;
 use std::path::Path;
 
 /// Tolerance for closed-form values read from an f64 pipeline (sums of at most p M terms).

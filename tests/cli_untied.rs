@@ -9,7 +9,7 @@ use modadd::numerics::activation::Activation;
 use modadd::numerics::network::Network;
 use modadd::numerics::task::Task;
 use modadd::pipelines::analyze::training_task_near;
-use modadd::science::analysis::tables::UNTIED_NEURON_COLUMNS;
+use modadd::science::analysis::export::UNTIED_NEURON_COLUMNS;
 use modadd::science::gromov::{accuracy, closed_form};
 use std::path::Path;
 

@@ -13,8 +13,10 @@
 //! `cuda` feature, no driver, or no device).
 
 use modadd::backend::cpu::CpuBackend;
+use modadd::backend::cuda::batch::first_layer_lists;
+use modadd::backend::cuda::kernels::EpochStats;
 use modadd::backend::cuda::twin::{self, CudaTwin};
-use modadd::backend::cuda::{cuda_available, first_layer_lists, CudaBackend, EpochStats};
+use modadd::backend::cuda::{cuda_available, CudaBackend};
 use modadd::backend::Backend;
 use modadd::error::Error;
 use modadd::numerics::activation::Activation;
@@ -242,7 +244,7 @@ fn device_math_is_faithfully_rounded() {
 fn kernel_activations_match_the_model() {
     // The twin's (= the kernels') sigma and sigma' against model.rs, within the math tolerance.
     for act in Activation::ALL {
-        let code = modadd::backend::cuda::act_code(act);
+        let code = modadd::backend::cuda::batch::act_code(act);
         for i in -40..=40 {
             let u = i as f32 * 0.173;
             for (got, want) in [
@@ -710,7 +712,7 @@ fn train_backend_cuda_on_the_command_line() {
 fn split_k_plans_cover_k_exactly_once() {
     // Every k in 0..nk lies in exactly one split, splits are whole 16-wide slices, and the
     // products of the benchmark shapes are split where their output is small.
-    use modadd::backend::cuda::Layout;
+    use modadd::backend::cuda::layout::Layout;
     for (p, m) in [
         (23, 512),
         (97, 1024),
@@ -876,10 +878,11 @@ fn emulated_kernels_reproduce_the_twin_bit_for_bit() {
 fn launch_arguments_match_the_ptx_signatures() {
     // Every kernel launch the backend builds (the device and the emulation pass exactly these
     // argument lists) has the number, sizes and float-ness of the PTX entry's parameters.
-    use modadd::backend::cuda::{
-        ptx_params, spec, AdamScalars, Arg, BufferOffset, KernelBuffer, Layout, PairSet,
-        OPT_BLOCKS, PTX,
-    };
+    use modadd::backend::cuda::buffers::{BufferOffset, KernelBuffer, PairSet};
+    use modadd::backend::cuda::kernels::{AdamScalars, OPT_BLOCKS, PTX};
+    use modadd::backend::cuda::launch::{spec, Arg};
+    use modadd::backend::cuda::layout::Layout;
+    use modadd::backend::cuda::ptx::ptx_params;
     let params = ptx_params(PTX);
     let names: Vec<&str> = params.keys().map(|s| s.as_str()).collect();
     assert_eq!(

@@ -13,8 +13,6 @@ use crate::numerics::real::Real;
 
 pub mod cpu;
 pub mod cuda;
-pub use cpu::CpuBackend;
-pub use cuda::{cuda_available, CudaBackend};
 
 /// Pre-update measurements of one step.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,7 +1,5 @@
 //! Activations sigma(u): Quad and ReLU for training, and the test-time swaps of Observation 4.
 
-use crate::error::Result;
-use crate::names::parse_name;
 use crate::numerics::real::Real;
 use serde::{Deserialize, Serialize};
 
@@ -64,12 +62,6 @@ impl Activation {
             Activation::Identity => "identity",
             Activation::Cube => "cube",
         }
-    }
-
-    /// Parses a name of [`Activation::name`] (any case; also `square`/`u2` for quad,
-    /// `linear`/`u` for identity, `u3`, `u4`, `u8`).
-    pub fn parse(s: &str) -> Result<Activation> {
-        parse_name(s)
     }
 
     /// True when the even part (sigma(u) + sigma(-u)) / 2 is not identically zero.

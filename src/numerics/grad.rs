@@ -99,6 +99,8 @@ pub struct Workspace<T: Real> {
     z: Vec<T>,
     /// dL/da (M x chunk).
     da: Vec<T>,
+    /// One row of logits widened to f64 (`evaluate` computes its loss in f64).
+    z_f64: Vec<f64>,
     /// Whether each row of the last batch passed through `evaluate`/`loss_and_grad` was
     /// classified correctly (argmax == label), in row order.
     correct: Vec<bool>,
@@ -107,13 +109,7 @@ pub struct Workspace<T: Real> {
 impl<T: Real> Workspace<T> {
     /// Empty workspace; buffers grow on first use.
     pub fn new() -> Self {
-        Workspace {
-            dh: vec![],
-            a: vec![],
-            z: vec![],
-            da: vec![],
-            correct: vec![],
-        }
+        Self::default()
     }
 
     /// Per-row correctness (argmax == label) of the last batch evaluated with this workspace.
@@ -293,6 +289,33 @@ fn scatter<T: Real, D: Fn(T, T) -> T>(
     }
 }
 
+/// dH = dA * sigma'(h) of rows `r0..r0+len`, scattered into the columns x and y of the input
+/// weights in one pass (x = y adds twice, as the chain rule says). sigma' comes from the stored
+/// buffer, or from sigma(h) where [`derivative_from_value`] allows.
+fn scatter_first_layer<T: Real>(
+    act: Activation,
+    batch: &Batch<T>,
+    r0: usize,
+    len: usize,
+    m_w: usize,
+    ws: &Workspace<T>,
+    grads: &mut Grads<T>,
+) {
+    let (zero, one) = (T::zero(), T::one());
+    match act {
+        Activation::Relu => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| {
+            if a > zero {
+                one
+            } else {
+                zero
+            }
+        }),
+        Activation::Exp => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| a),
+        Activation::Identity => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |_, _| one),
+        _ => scatter(batch, r0, len, m_w, &ws.da, &ws.dh, grads, |_, d| d),
+    }
+}
+
 /// Loss and accuracy of `net` on `batch`, without gradients.
 pub fn evaluate<T: Real>(
     net: &Network<T>,
@@ -314,7 +337,11 @@ pub fn evaluate<T: Real>(
             let zr = &ws.z[r * p..(r + 1) * p];
             let c = batch.label[r0 + r] as usize;
             let w = batch.weight[r0 + r].f64();
-            total += w * loss.pair_loss(zr, c);
+            // The loss in f64 whatever the run's precision: the same formula as the training
+            // pass, on a widened copy of the row.
+            ws.z_f64.clear();
+            ws.z_f64.extend(zr.iter().map(|v| v.f64()));
+            total += w * loss.pair_loss_and_grad(&mut ws.z_f64, c);
             let ok = argmax(zr) == Some(c);
             ws.correct.push(ok);
             if ok {
@@ -393,21 +420,7 @@ pub fn loss_and_grad<T: Real>(
             &mut ws.da,
             Strides::col_major(m_w, len),
         );
-        // dH = dA * sigma'(h), scattered into the columns x and y of the input weights in one
-        // pass (x = y adds twice, as the chain rule says).
-        let (zero, one) = (T::zero(), T::one());
-        match act {
-            Activation::Relu => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| {
-                if a > zero {
-                    one
-                } else {
-                    zero
-                }
-            }),
-            Activation::Exp => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |a, _| a),
-            Activation::Identity => scatter(batch, r0, len, m_w, &ws.da, &ws.a, grads, |_, _| one),
-            _ => scatter(batch, r0, len, m_w, &ws.da, &ws.dh, grads, |_, d| d),
-        }
+        scatter_first_layer(act, batch, r0, len, m_w, ws, grads);
         r0 += len;
     }
     Eval {

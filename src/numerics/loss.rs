@@ -15,8 +15,6 @@
 //! among the maximal logits wins (as `torch.argmax` documents). A pair whose logits hold a NaN
 //! counts as wrong.
 
-use crate::error::Result;
-use crate::names::parse_name;
 use crate::numerics::real::Real;
 use serde::{Deserialize, Serialize};
 
@@ -41,11 +39,6 @@ impl Loss {
             Loss::CeSum => "ce-sum",
             Loss::Mse => "mse",
         }
-    }
-
-    /// Parses `ce-mean` (also `ce`), `ce-sum` or `mse`.
-    pub fn parse(s: &str) -> Result<Loss> {
-        parse_name(s)
     }
 
     /// The factor applied to the sum of per-pair losses: 1/n for the means, 1 for the sum.
@@ -97,28 +90,6 @@ impl Loss {
                 }
                 l
             }
-        }
-    }
-
-    /// Per-pair loss only (logits left unchanged).
-    pub fn pair_loss<T: Real>(self, z: &[T], c: usize) -> f64 {
-        match self {
-            Loss::CeMean | Loss::CeSum => {
-                let mx = z.iter().fold(f64::NEG_INFINITY, |a, v| a.max(v.f64()));
-                if !mx.is_finite() || z.iter().any(|v| v.is_nan()) {
-                    return f64::NAN;
-                }
-                let s: f64 = z.iter().map(|v| (v.f64() - mx).exp()).sum();
-                mx + s.ln() - z[c].f64()
-            }
-            Loss::Mse => z
-                .iter()
-                .enumerate()
-                .map(|(j, v)| {
-                    let d = v.f64() - if j == c { 1.0 } else { 0.0 };
-                    d * d
-                })
-                .sum(),
         }
     }
 }

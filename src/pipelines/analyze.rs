@@ -3,10 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::formats::weights::read_weights_any;
-use crate::names::names;
+use crate::names::{names, parse_name};
 use crate::numerics::activation::Activation;
 use crate::numerics::task::Task;
-use crate::science::analysis::{analyze_task_to_dir, Summary};
+use crate::science::analysis::export::analyze_task_to_dir;
+use crate::science::analysis::Summary;
 use std::path::{Path, PathBuf};
 
 /// Analyses the weights at `weights` (any accepted form) into `out` ([`analyze_task_to_dir`]),
@@ -75,7 +76,7 @@ pub fn training_activation_near(path: &Path) -> Result<Option<Activation>> {
         return Ok(None);
     };
     match v.get("activation").and_then(|a| a.as_str()) {
-        Some(name) => Activation::parse(name).map(Some),
+        Some(name) => parse_name::<Activation>(name).map(Some),
         None => Err(Error::Parse {
             path: cfg,
             line: 1,

@@ -31,7 +31,7 @@ use crate::formats::weights::read_weights_any;
 use crate::pipelines::lottery::run_lottery_command;
 use crate::pipelines::ode::{run_ode_command, ContourGrid, OdeCommand};
 use crate::pipelines::train;
-use crate::science::analysis::analyze_to_dir;
+use crate::science::analysis::export::analyze_to_dir;
 use crate::science::dynamics::lottery::frequency_states;
 use crate::science::dynamics::ode::aligned_blowup_time;
 use crate::science::dynamics::TimeScale;
@@ -509,6 +509,8 @@ fn single_freq_unit(runs: &[(&str, PathBuf)], out: &Path) -> Result<()> {
 }
 
 /// The figures of SPEC section 8 and the files holding their data, relative to `p_PPP/`.
+///
+/// (Over 80 lines because it is one table, a row per figure; split, it would be harder to read.)
 pub fn figures(p: usize) -> Vec<(&'static str, String, &'static str)> {
     let mut v = vec![];
     for preset in presets_for(p) {

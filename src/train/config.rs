@@ -253,7 +253,7 @@ impl BackendKind {
                         expected: "f32".into(),
                     });
                 }
-                crate::backend::cuda_available()
+                crate::backend::cuda::cuda_available()
             }
         }
     }

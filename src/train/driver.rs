@@ -406,6 +406,46 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
         }
     }
     reporter.finish();
+    let plateau_stopped = diverged.is_none() && t.epoch < total;
+    let diverged_at = match &diverged {
+        Some(Error::Diverged { epoch, .. }) => Some(*epoch),
+        _ => None,
+    };
+    finish_run(
+        &mut t,
+        split,
+        out,
+        log,
+        observer,
+        &records,
+        diverged_at,
+        plateau_stopped,
+    )?;
+    if let Some(e) = diverged {
+        return Err(e);
+    }
+    Ok(RunSummary {
+        epochs_run: t.epoch,
+        last: records.last().copied(),
+        plateau_stopped,
+    })
+}
+
+/// Ends a run's folder: the log renamed into place, the observer's files, the manifest entry
+/// of the checkpoints (the epochs written, without a diverged one), and for a run that did not
+/// diverge the final weights and summary; then `manifest.csv`.
+#[allow(clippy::too_many_arguments)]
+fn finish_run<T: Real, B: Backend<T>, O: Observer>(
+    t: &mut Trainer<T, B>,
+    split: &Split,
+    out: &Path,
+    log: StreamTable,
+    observer: O,
+    records: &[EpochRecord],
+    diverged_at: Option<usize>,
+    plateau_stopped: bool,
+) -> Result<()> {
+    let cfg = &t.config;
     let mut manifest = Manifest::new();
     manifest.add("config.json", 1, "resolved training configuration (JSON)");
     manifest.add(
@@ -418,11 +458,7 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
         log.finish()?,
         "per-epoch metrics measured before each update",
     );
-    observer.finish(&records, &mut manifest)?;
-    let diverged_at = match &diverged {
-        Some(Error::Diverged { epoch, .. }) => Some(*epoch),
-        _ => None,
-    };
+    observer.finish(records, &mut manifest)?;
     if cfg.checkpoint_every > 0 {
         let n = records
             .iter()
@@ -434,19 +470,10 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
             "checkpoint folders epoch_EEEEEE (weights and optimiser state after epoch E's update, .npy)",
         );
     }
-    let plateau_stopped = diverged.is_none() && t.epoch < total;
-    if diverged.is_none() {
-        write_final(&mut t, out, &records, plateau_stopped, &mut manifest)?;
+    if diverged_at.is_none() {
+        write_final(t, out, records, plateau_stopped, &mut manifest)?;
     }
-    manifest.write(out)?;
-    if let Some(e) = diverged {
-        return Err(e);
-    }
-    Ok(RunSummary {
-        epochs_run: t.epoch,
-        last: records.last().copied(),
-        plateau_stopped,
-    })
+    manifest.write(out)
 }
 
 /// Writes `final/` (the weights after the last update) and `summary.csv` (epochs run, plateau

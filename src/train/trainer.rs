@@ -2,7 +2,8 @@
 //! writes files.
 
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{Backend, CudaBackend};
+use crate::backend::cuda::CudaBackend;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::numerics::network::Network;
 use crate::numerics::optim::Optimizer;

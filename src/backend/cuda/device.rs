@@ -1,11 +1,13 @@
 //! The device executor of [`super::Kernels`]: buffers in device memory, kernels launched from
 //! the embedded PTX on one stream (feature `cuda`).
 
-use super::{
-    ptx_params, spec, AdamScalars, Arg, BatchArray, BufferOffset, GemmCall, KernelBatch,
-    KernelBuffer, Kernels, LaunchSpec, PairSet, ParamKind, Setup, OPT_BLOCKS, PTX, SLOT,
-    STATS_BATCH,
-};
+use crate::backend::cuda::batch::KernelBatch;
+use crate::backend::cuda::buffers::{BufferOffset, KernelBuffer, PairSet};
+use crate::backend::cuda::gemm::GemmCall;
+use crate::backend::cuda::kernels::{AdamScalars, Kernels, OPT_BLOCKS, PTX, SLOT, STATS_BATCH};
+use crate::backend::cuda::launch::{spec, Arg, BatchArray, LaunchSpec, ParamKind};
+use crate::backend::cuda::launcher::Setup;
+use crate::backend::cuda::ptx::ptx_params;
 use crate::error::{Error, Result};
 use cust::context::CurrentContext;
 use cust::error::CudaError;

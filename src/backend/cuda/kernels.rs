@@ -3,7 +3,32 @@
 
 use crate::backend::cuda::buffers::{BufferOffset, KernelBuffer, PairSet};
 use crate::backend::cuda::gemm::GemmCall;
+use crate::backend::StepStats;
 use crate::error::Result;
+use crate::numerics::grad::Eval;
+/// The PTX of `kernels/train_step.cu` (built by `kernels/build_ptx.sh`, hash-checked in CI).
+pub const PTX: &str = include_str!("../../../kernels/train_step.ptx");
+
+/// Blocks of the optimiser kernels (fixed, so the order of the norm sums does not depend on the
+/// device). Equals `OPT_BLOCKS` in `kernels/train_step.cu`.
+pub const OPT_BLOCKS: usize = 256;
+/// Threads per block of the optimiser and reduction kernels.
+pub const BLOCK: usize = 256;
+/// f64 slots per epoch in the statistics buffer: train loss sum, train correct sum, ||w||^2,
+/// ||g||^2, test loss sum, test correct sum, two spare.
+pub const SLOT: usize = 8;
+/// Epochs whose statistics are gathered on the device before one copy to the host.
+pub const STATS_BATCH: usize = 1024;
+
+/// The measurements of one epoch taken by [`CudaBackend::run_epochs`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochStats {
+    /// Test loss and accuracy before the update (`None` for a full split).
+    pub test: Option<Eval>,
+    /// Training measurements before the update.
+    pub step: StepStats,
+}
+
 /// The scalars of one AdamW update, computed in f32 exactly as `src/optim.rs` does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamScalars {

@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 /// Launch geometry of every kernel, `([grid x, y, z], threads per block)`: one definition for
 /// the device and the host emulation (feature `kernel-emu`).
 pub mod geom {
-    use crate::backend::cuda::{GemmCall, BLOCK, OPT_BLOCKS};
+    use crate::backend::cuda::gemm::GemmCall;
+    use crate::backend::cuda::kernels::{BLOCK, OPT_BLOCKS};
 
     /// Grid and block size of one launch.
     pub type Launch = ([u32; 3], u32);
@@ -153,7 +154,9 @@ impl LaunchSpec {
 /// parameters before every launch).
 pub mod spec {
     use super::{geom, Arg, BatchArray, LaunchSpec};
-    use crate::backend::cuda::{AdamScalars, BufferOffset, GemmCall, KernelBuffer, PairSet};
+    use crate::backend::cuda::buffers::{BufferOffset, KernelBuffer, PairSet};
+    use crate::backend::cuda::gemm::GemmCall;
+    use crate::backend::cuda::kernels::AdamScalars;
 
     fn at(buf: KernelBuffer, off: usize) -> Arg {
         Arg::Ptr(BufferOffset { buf, off })

@@ -4,9 +4,10 @@
 use crate::backend::cuda::batch::{act_code, KernelBatch};
 use crate::backend::cuda::buffers::{at, BufferOffset, KernelBuffer, PairSet};
 use crate::backend::cuda::gemm::GemmCall;
-use crate::backend::cuda::kernels::AdamScalars;
+use crate::backend::cuda::kernels::{
+    AdamScalars, EpochStats, Kernels, OPT_BLOCKS, SLOT, STATS_BATCH,
+};
 use crate::backend::cuda::layout::Layout;
-use crate::backend::cuda::{EpochStats, Kernels, OPT_BLOCKS, SLOT, STATS_BATCH};
 use crate::backend::StepStats;
 use crate::error::{Error, Result};
 use crate::numerics::activation::Activation;

@@ -59,7 +59,14 @@
 //! the twin bit for bit. `tests/cuda_parity.rs` holds the twin to the CPU backend always, the
 //! emulation to the twin with `kernel-emu`, and the device to both when a GPU is present.
 
-use super::{Backend, StepStats};
+#[cfg(feature = "cuda")]
+use crate::backend::cuda::buffers::PairSet;
+use crate::backend::cuda::kernels::EpochStats;
+#[cfg(feature = "cuda")]
+use crate::backend::cuda::kernels::Kernels;
+#[cfg(feature = "cuda")]
+use crate::backend::cuda::launcher::StepLauncher;
+use crate::backend::{Backend, StepStats};
 #[cfg(not(feature = "cuda"))]
 use crate::error::Error;
 use crate::error::Result;
@@ -70,49 +77,17 @@ use crate::numerics::network::Network;
 use crate::numerics::optim::Optimizer;
 use crate::numerics::task::Split;
 
-mod batch;
-mod buffers;
+pub mod batch;
+pub mod buffers;
 #[cfg(feature = "cuda")]
 mod device;
-mod gemm;
-mod kernels;
-mod launch;
-mod launcher;
-mod layout;
-mod ptx;
+pub mod gemm;
+pub mod kernels;
+pub mod launch;
+pub(crate) mod launcher;
+pub mod layout;
+pub mod ptx;
 pub mod twin;
-
-pub use batch::{act_code, first_layer_lists, KernelBatch};
-pub use buffers::{BufferOffset, KernelBuffer, PairSet};
-pub use gemm::{GemmCall, SPLIT_MIN_K, SPLIT_TARGET_BLOCKS, WIDE_MIN_FMA};
-pub use kernels::{AdamScalars, Kernels};
-pub use launch::{geom, spec, Arg, BatchArray, LaunchSpec, ParamKind};
-pub(crate) use launcher::{Setup, StepLauncher};
-pub use layout::Layout;
-pub use ptx::ptx_params;
-
-/// The PTX of `kernels/train_step.cu` (built by `kernels/build_ptx.sh`, hash-checked in CI).
-pub const PTX: &str = include_str!("../../../kernels/train_step.ptx");
-
-/// Blocks of the optimiser kernels (fixed, so the order of the norm sums does not depend on the
-/// device). Equals `OPT_BLOCKS` in `kernels/train_step.cu`.
-pub const OPT_BLOCKS: usize = 256;
-/// Threads per block of the optimiser and reduction kernels.
-pub const BLOCK: usize = 256;
-/// f64 slots per epoch in the statistics buffer: train loss sum, train correct sum, ||w||^2,
-/// ||g||^2, test loss sum, test correct sum, two spare.
-pub const SLOT: usize = 8;
-/// Epochs whose statistics are gathered on the device before one copy to the host.
-pub const STATS_BATCH: usize = 1024;
-
-/// The measurements of one epoch taken by [`CudaBackend::run_epochs`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EpochStats {
-    /// Test loss and accuracy before the update (`None` for a full split).
-    pub test: Option<Eval>,
-    /// Training measurements before the update.
-    pub step: StepStats,
-}
 
 #[cfg(not(feature = "cuda"))]
 fn no_feature() -> Error {

@@ -136,7 +136,7 @@ impl TrainArgs {
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
     if a.backend == BackendKind::Cuda {
         // Before anything else: no feature, driver or device is one clear line.
-        modadd::backend::cuda_available()?;
+        modadd::backend::cuda::cuda_available()?;
     }
     let prog = progress(a.quiet);
     if a.resume {

@@ -415,6 +415,10 @@ impl<'a> Vm<'a> {
         callable_ok && args_empty
     }
 
+    /// Runs the opcodes to STOP.
+    ///
+    /// (Over 80 lines: one `match` over the opcodes, as an interpreter's dispatch is; each arm
+    /// is a few lines, and splitting the match would hide which opcodes are supported.)
     fn run(&mut self) -> Result<Item, PickleError> {
         loop {
             self.op_start = self.pos;

@@ -45,13 +45,11 @@
 //!
 //! A tied network's files are unchanged by this (byte-identical to the tied-only pipeline).
 
-pub mod tables;
+pub mod export;
 
-use crate::error::{Error, Result};
 use crate::numerics::activation::Activation;
 use crate::numerics::network::Network;
 use crate::numerics::task::{all_pairs, Task};
-use crate::science::analysis::tables::{write_analysis, MARKER};
 use crate::science::fourier::{
     cosine_fit_residual_at, frequency_groups, harmonic_ratios, ipr_per_coefficient,
     mean_abs_sin_misalignment, neuron_features, FrequencyGroup, NetworkSpectra, NeuronFeatures,
@@ -61,7 +59,6 @@ use crate::science::gromov::{closed_form_match, summarize_match, NeuronMatch};
 use crate::science::mechanism::{
     activation_swaps, all_logits, peak_shape_for, PeakShape, SwapOutcome,
 };
-use std::path::Path;
 
 /// Phase tolerance (radians, pi/8) of `closed_form_phase_fraction` in `summary.csv`.
 pub const CLOSED_FORM_PHASE_TOL: f64 = std::f64::consts::PI / 8.0;
@@ -250,35 +247,4 @@ impl Analysis {
         }
         summary
     }
-}
-
-/// Analyses `net` under `activation` and writes the files into `out`, refusing a folder that
-/// already holds an analysis unless `force`. Returns the analysis' summary.
-pub fn analyze_to_dir(
-    net: &Network<f64>,
-    activation: Activation,
-    out: &Path,
-    force: bool,
-) -> Result<Summary> {
-    analyze_task_to_dir(net, activation, Task::Add, out, force)
-}
-
-/// [`analyze_to_dir`] on `task` ([`analyze_task`]).
-pub fn analyze_task_to_dir(
-    net: &Network<f64>,
-    activation: Activation,
-    task: Task,
-    out: &Path,
-    force: bool,
-) -> Result<Summary> {
-    let marker = out.join(MARKER);
-    if marker.exists() && !force {
-        return Err(Error::OutputExists {
-            path: out.to_path_buf(),
-            found: marker,
-        });
-    }
-    let a = analyze_task(net, activation, task);
-    write_analysis(&a, out)?;
-    Ok(a.summary())
 }

@@ -10,7 +10,7 @@ use crate::formats::weights::write_weight_folder;
 use crate::numerics::activation::Activation;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
-use crate::science::analysis::analyze_to_dir;
+use crate::science::analysis::export::analyze_to_dir;
 use crate::science::grokking::probe::SpectralProbe;
 use crate::science::grokking::{
     class_accuracy, classify, detect_stages, PairClass, STAGE_THRESHOLD,

@@ -3,11 +3,12 @@
 //! (kernel, geometry, arguments in order) as the device, on the twin's buffers. Arguments are
 //! passed as the driver's `cuLaunchKernel` takes them: an array of pointers to the values.
 
-use super::super::{
-    ptx_params, spec, AdamScalars, Arg, BatchArray, BufferOffset, GemmCall, KernelBuffer,
-    LaunchSpec, PairSet, ParamKind, PTX,
-};
 use super::HostKernels;
+use crate::backend::cuda::buffers::{BufferOffset, KernelBuffer, PairSet};
+use crate::backend::cuda::gemm::GemmCall;
+use crate::backend::cuda::kernels::{AdamScalars, PTX};
+use crate::backend::cuda::launch::{spec, Arg, BatchArray, LaunchSpec, ParamKind};
+use crate::backend::cuda::ptx::ptx_params;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void, CString};

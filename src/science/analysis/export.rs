@@ -1,9 +1,15 @@
 //! The analysis written as tidy CSV tables (see the files in [`super`]'s docs), one function
 //! per file.
 
+use crate::error::Error;
 use crate::error::Result;
 use crate::formats::manifest::Manifest;
 use crate::formats::table::{fmt_f64, write_table};
+use crate::numerics::activation::Activation;
+use crate::numerics::network::Network;
+use crate::numerics::task::Task;
+use crate::science::analysis::analyze_task;
+use crate::science::analysis::Summary;
 use crate::science::analysis::{Analysis, HARMONIC_MAX};
 use crate::science::fourier::{
     cosine_fit_residual_at, dominant_frequency, harmonic_ratios, ipr, ipr_per_coefficient, Spectrum,
@@ -313,3 +319,34 @@ pub const UNTIED_NEURON_COLUMNS: [&str; 11] = [
 
 /// The file whose presence marks a folder as holding an analysis.
 pub const MARKER: &str = "neurons.csv";
+
+/// Analyses `net` under `activation` and writes the files into `out`, refusing a folder that
+/// already holds an analysis unless `force`. Returns the analysis' summary.
+pub fn analyze_to_dir(
+    net: &Network<f64>,
+    activation: Activation,
+    out: &Path,
+    force: bool,
+) -> Result<Summary> {
+    analyze_task_to_dir(net, activation, Task::Add, out, force)
+}
+
+/// [`analyze_to_dir`] on `task` ([`analyze_task`]).
+pub fn analyze_task_to_dir(
+    net: &Network<f64>,
+    activation: Activation,
+    task: Task,
+    out: &Path,
+    force: bool,
+) -> Result<Summary> {
+    let marker = out.join(MARKER);
+    if marker.exists() && !force {
+        return Err(Error::OutputExists {
+            path: out.to_path_buf(),
+            found: marker,
+        });
+    }
+    let a = analyze_task(net, activation, task);
+    write_analysis(&a, out)?;
+    Ok(a.summary())
+}
