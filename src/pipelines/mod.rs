@@ -9,6 +9,7 @@
 //! | [`ode`] | `ode`: decoupled-ODE trajectories and the lottery contour |
 //! | [`lottery`] | `lottery`: predicted winning frequencies, scored |
 //! | [`closed_form`] | `closed-form`: Gromov's closed-form network and its accuracy by width |
+//! | [`plot`] | `plot`: SVG figures and an `index.html` from the CSV files of any output folder |
 //! | [`reproduce`] | `reproduce`: every figure's data per modulus, resumable and shardable |
 //! | [`verify`] | `verify`: every claim as a row (measured, expectation, pass) |
 
@@ -17,6 +18,7 @@ pub mod closed_form;
 pub mod eval;
 pub mod lottery;
 pub mod ode;
+pub mod plot;
 pub mod reproduce;
 pub mod train;
 pub mod verify;

@@ -30,6 +30,7 @@ use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::read_weights_any;
 use crate::pipelines::lottery::run_lottery_command;
 use crate::pipelines::ode::{run_ode_command, ContourGrid, OdeCommand};
+use crate::pipelines::plot::{plot, PlotOptions};
 use crate::pipelines::train;
 use crate::science::analysis::export::analyze_to_dir;
 use crate::science::dynamics::lottery::frequency_states;
@@ -126,6 +127,8 @@ pub struct ReproduceOptions {
     pub epochs: Option<usize>,
     /// Override every preset's width (for quick runs and tests); `None`: the width formula.
     pub width: Option<usize>,
+    /// Draw every figure (`p_PPP/figures/`) at the end of each modulus.
+    pub plots: bool,
     /// Backend of the training runs (f32 presets run on CUDA when asked; analyses on the CPU).
     pub backend: BackendKind,
 }
@@ -328,7 +331,7 @@ fn reproduce_p(ctx: &mut Ctx, p: usize) -> Result<()> {
         &sf.join("manifest.csv"),
         |_| single_freq_unit(&runs, &sf),
     )?;
-    write_figures(p, &base)
+    write_figures(p, &base, ctx.opts.plots)
 }
 
 /// Magnitude of the ODE figures' starts (alpha0 = beta0), the lower end of the reference's
@@ -600,7 +603,9 @@ pub fn figures(p: usize) -> Vec<(&'static str, String, &'static str)> {
     v
 }
 
-fn write_figures(p: usize, base: &Path) -> Result<()> {
+/// Writes `figures.csv` and, when `plots`, draws every figure into `figures/` (SVG and
+/// `index.html`, [`crate::pipelines::plot`]); then the modulus's manifest.
+fn write_figures(p: usize, base: &Path, plots: bool) -> Result<()> {
     let rows: Vec<Vec<String>> = figures(p)
         .into_iter()
         .map(|(f, path, d)| vec![f.to_string(), path, d.to_string()])
@@ -643,5 +648,19 @@ fn write_figures(p: usize, base: &Path) -> Result<()> {
         1,
         "single-frequency snapshots (its own manifest)",
     );
+    if plots {
+        let r = plot(
+            base,
+            &PlotOptions {
+                out: None,
+                force: true,
+            },
+        )?;
+        man.add(
+            "figures",
+            r.figures.len(),
+            "every figure as SVG with index.html (modadd plot)",
+        );
+    }
     man.write(base)
 }

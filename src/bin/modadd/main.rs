@@ -7,6 +7,7 @@ mod closed_form;
 mod eval;
 mod lottery;
 mod ode;
+mod plot;
 mod reproduce;
 mod train;
 mod verify;
@@ -50,6 +51,9 @@ enum Command {
     /// Fourier analysis of trained weights: tidy CSVs (neurons, spectrum, frequency groups,
     /// harmonics, logits, activation swaps, summary) and a manifest in --out.
     Analyze(analyze::AnalyzeArgs),
+    /// Draw every figure of an output folder as SVG, with an index.html showing them all
+    /// (reproduce, train, analyze, ode, lottery and closed-form folders).
+    Plot(plot::PlotArgs),
     /// Gromov's closed-form periodic weights for (a x + b y) mod p (untied Quad): the weight
     /// folder, each neuron's frequency and phases, and the accuracy at every width up to --width.
     ClosedForm(closed_form::ClosedFormArgs),
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Lottery(a) => lottery::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::ClosedForm(a) => closed_form::run(a),
+        Command::Plot(a) => plot::run(a),
     };
     match res {
         Ok(code) => code,

@@ -35,6 +35,9 @@ pub struct ReproduceArgs {
     /// Override every preset's width (quick looks).
     #[arg(long)]
     width: Option<usize>,
+    /// Do not draw the figures (by default every modulus gets `p_PPP/figures/index.html`).
+    #[arg(long)]
+    no_plots: bool,
     /// No progress output.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -51,6 +54,7 @@ impl Default for ReproduceArgs {
             shard: None,
             epochs: None,
             width: None,
+            no_plots: false,
             quiet: false,
         }
     }
@@ -70,6 +74,7 @@ pub fn run(a: ReproduceArgs) -> Result<ExitCode> {
         progress: progress(a.quiet),
         epochs: a.epochs,
         width: a.width,
+        plots: !a.no_plots,
         backend: a.backend,
     })?;
     println!(
