@@ -166,9 +166,9 @@ DEVFN float log1pf_acc(float t) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activations: codes match `Activation` in src/model.rs (see act_code in src/backend/cuda.rs).
+// Activations: codes match `Activation` in src/numerics/activation.rs (see act_code in src/backend/cuda/batch.rs).
 // 0 quad u^2 | 1 relu max(u,0) | 2 abs |u| | 3 pow4 u^4 | 4 pow8 u^8 | 5 softplus2 log(1+e^{2u})
-// 6 exp e^u | 7 identity u | 8 cube u^3.  Derivatives as in src/model.rs (relu'(0) = 0).
+// 6 exp e^u | 7 identity u | 8 cube u^3.  Derivatives as in src/numerics/activation.rs (relu'(0) = 0).
 // ---------------------------------------------------------------------------------------------
 
 DEVFN float act_value(int act, float u) {
@@ -364,7 +364,7 @@ KERNEL void sum_splits(const float* __restrict__ ws, int splits, i64 stride, i64
 
 // ---------------------------------------------------------------------------------------------
 // Loss, accuracy and dL/dz per row; one thread per row, the same operation order as
-// Loss::pair_loss_and_grad in src/loss.rs.
+// Loss::pair_loss_and_grad in src/numerics/loss.rs.
 //   loss_kind 0 (cross-entropy): l = max + log(sum_j e^{z_j - max}) - z_c;
 //                                dl/dz = softmax(z) - e_c
 //   loss_kind 1 (MSE):           l = sum_j (z_j - 1{j=c})^2;  dl/dz = 2 (z - e_c)
@@ -490,7 +490,7 @@ KERNEL void scatter_first(const float* __restrict__ dh, int width, const int* __
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optimisers over the concatenated parameter vector (W_in, W_out[, W_in_y]), as src/optim.rs:
+// Optimisers over the concatenated parameter vector (W_in, W_out[, W_in_y]), as src/numerics/optim.rs:
 //   SGD:   w <- w - lr (g + wd w)
 //   AdamW: w' = w (1 - lr wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
 //          w <- w' - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
