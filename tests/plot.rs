@@ -407,7 +407,10 @@ fn reproduce_folder_draws_every_row_with_matching_marks() {
     let out = tmp.path().join("p_005/figures");
     assert!(out.join("index.html").is_file());
     let top = std::fs::read_to_string(tmp.path().join("figures/index.html")).unwrap();
-    assert!(top.contains("href=\"../p_005/figures/index.html\""), "{top}");
+    assert!(
+        top.contains("href=\"../p_005/figures/index.html\""),
+        "{top}"
+    );
     let svgs: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .flatten()

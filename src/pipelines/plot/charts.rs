@@ -667,6 +667,9 @@ fn legend_pos(l: Legend) -> SeriesLabelPosition {
     }
 }
 
+/// Draws `panel` on `area` with the coordinate ranges `xs`, `ys` (linear or log): axes and
+/// ticks, then in one `plot` group the layers, legend swatches, rules, notes, colour bar and
+/// legend.
 fn draw_typed<X, Y>(canvas: &Canvas, area: &Area, panel: &Panel, xs: X, ys: Y) -> Result<Frame>
 where
     X: AsRangedCoord<Value = f64>,
@@ -689,179 +692,16 @@ where
         px: (xr.start as f64, (xr.end - 1) as f64),
         py: ((yr.end - 1) as f64, yr.start as f64),
     };
-    let xf = |v: &f64| tick_label(&panel.x, *v);
-    let yf = |v: &f64| tick_label(&panel.y, *v);
-    {
-        let mut mesh = chart.configure_mesh();
-        mesh.x_desc(panel.x.label.as_str())
-            .y_desc(panel.y.label.as_str())
-            .x_labels(tick_request(&panel.x))
-            .y_labels(tick_request(&panel.y))
-            .x_label_formatter(&xf)
-            .y_label_formatter(&yf)
-            .label_style((FONT, TICK_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(TRANSPARENT);
-        if panel.grid {
-            mesh.bold_line_style(BLACK.mix(0.08));
-        } else {
-            mesh.disable_mesh();
-        }
-        mesh.draw().map_err(draw_error)?;
-    }
+    draw_mesh(&mut chart, panel)?;
     draw_log_ticks(canvas, &frame, panel);
     canvas.begin("plot", &[("data-title", panel.title.clone())]);
     let mut any_legend = false;
     for layer in &panel.layers {
-        let color = layer.color;
-        let n = count_marks(&layer.mark, &panel.x, &panel.y);
-        canvas.begin(
-            "marks",
-            &[
-                ("data-kind", layer.mark.kind().into()),
-                ("data-series", layer.name.clone()),
-                ("data-n", n.to_string()),
-            ],
-        );
-        match &layer.mark {
-            Mark::Line { segments, width } => {
-                let style = color.stroke_width(*width);
-                let w = *width;
-                let segs = shown_segments(segments, &panel.x, &panel.y);
-                let label = |a: &mut SeriesAnno<'_, GroupedSvg>| {
-                    a.label(layer.name.as_str()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(w.max(2)))
-                    });
-                };
-                if segs.is_empty() && layer.legend {
-                    any_legend = true;
-                    label(
-                        chart
-                            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-                            .map_err(draw_error)?,
-                    );
-                }
-                for (si, seg) in segs.into_iter().enumerate() {
-                    let a = chart
-                        .draw_series(LineSeries::new(seg, style))
-                        .map_err(draw_error)?;
-                    if si == 0 && layer.legend {
-                        any_legend = true;
-                        label(a);
-                    }
-                }
-            }
-            Mark::Points { points, radius } => {
-                let r = *radius;
-                let pts: Vec<(f64, f64)> = points
-                    .iter()
-                    .copied()
-                    .filter(|(x, y)| panel.x.accepts(*x) && panel.y.accepts(*y))
-                    .collect();
-                let a = chart
-                    .draw_series(pts.into_iter().map(|p| Circle::new(p, r, color.filled())))
-                    .map_err(draw_error)?;
-                if layer.legend {
-                    any_legend = true;
-                    a.label(layer.name.as_str())
-                        .legend(move |(x, y)| Circle::new((x + 10, y), r.max(4), color.filled()));
-                }
-            }
-            Mark::Bars(bars) => {
-                let rects: Vec<_> = bars
-                    .iter()
-                    .filter(|b| {
-                        panel.x.accepts(b.0)
-                            && panel.x.accepts(b.1)
-                            && panel.y.accepts(b.2)
-                            && panel.y.accepts(b.3)
-                    })
-                    .map(|b| Rectangle::new([(b.0, b.2), (b.1, b.3)], color.filled()))
-                    .collect();
-                let a = chart.draw_series(rects).map_err(draw_error)?;
-                if layer.legend {
-                    any_legend = true;
-                    a.label(layer.name.as_str()).legend(move |(x, y)| {
-                        Rectangle::new([(x + 2, y - 6), (x + 16, y + 6)], color.filled())
-                    });
-                }
-            }
-            Mark::Whiskers(ws) => {
-                let paths: Vec<_> = ws
-                    .iter()
-                    .filter(|w| {
-                        panel.x.accepts(w.0) && panel.y.accepts(w.1) && panel.y.accepts(w.2)
-                    })
-                    .map(|w| PathElement::new(vec![(w.0, w.1), (w.0, w.2)], color.stroke_width(2)))
-                    .collect();
-                let a = chart.draw_series(paths).map_err(draw_error)?;
-                if layer.legend {
-                    any_legend = true;
-                    a.label(layer.name.as_str()).legend(move |(x, y)| {
-                        PathElement::new(
-                            vec![(x + 9, y - 7), (x + 9, y + 7)],
-                            color.stroke_width(2),
-                        )
-                    });
-                }
-            }
-            Mark::Cells(cells) => {
-                let mut s = String::with_capacity(cells.len() * 64);
-                for &(x0, x1, y0, y1, c) in cells {
-                    if !(panel.x.accepts(x0)
-                        && panel.x.accepts(x1)
-                        && panel.y.accepts(y0)
-                        && panel.y.accepts(y1))
-                    {
-                        continue;
-                    }
-                    let (a0, b0) = frame.map(x0, y0);
-                    let (a1, b1) = frame.map(x1, y1);
-                    let (l, r) = (a0.min(a1), a0.max(a1));
-                    let (t, b) = (b0.min(b1), b0.max(b1));
-                    // A quarter pixel of overlap hides anti-aliasing seams between cells.
-                    let _ = writeln!(
-                        s,
-                        "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"/>",
-                        l,
-                        t,
-                        r - l + 0.25,
-                        b - t + 0.25,
-                        hex(c)
-                    );
-                }
-                canvas.raw(&s);
-            }
-        }
-        canvas.end();
+        any_legend |= draw_layer(canvas, &mut chart, &frame, panel, layer)?;
     }
-    for sw in &panel.swatches {
-        let c = sw.color;
-        any_legend = true;
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-            .map_err(draw_error)?
-            .label(sw.name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x + 2, y - 6), (x + 16, y + 6)], c.filled()));
-    }
+    any_legend |= draw_swatches(&mut chart, &panel.swatches)?;
     draw_rules(canvas, &frame, &panel.rules, panel.notes.len());
-    if !panel.notes.is_empty() {
-        let (l, t, _, _) = frame.bounds();
-        let mut s = String::new();
-        for (i, n) in panel.notes.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{:.1}\" fill=\"#222\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
-                l + 8.0,
-                t + 18.0 + 17.0 * i as f64,
-                TICK_SIZE / 1.24 + 1.0,
-                escape(n)
-            );
-        }
-        canvas.begin("notes", &[]);
-        canvas.raw(&s);
-        canvas.end();
-    }
+    draw_notes(canvas, &frame, &panel.notes);
     if let Some(scale) = &panel.colorbar {
         let (_, t, r, b) = frame.bounds();
         draw_colorbar(canvas, r + 16.0, t, b, scale);
@@ -881,6 +721,246 @@ where
     }
     canvas.end();
     Ok(frame)
+}
+
+/// The plotters chart of a panel, drawing on the SVG canvas in the coordinates `CT`.
+type Chart<'a, CT> = ChartContext<'a, GroupedSvg, CT>;
+
+/// Axis titles, tick labels (none on a log axis, see [`draw_log_ticks`]) and grid lines.
+fn draw_mesh<XC, YC>(chart: &mut Chart<'_, Cartesian2d<XC, YC>>, panel: &Panel) -> Result<()>
+where
+    XC: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    YC: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let xf = |v: &f64| tick_label(&panel.x, *v);
+    let yf = |v: &f64| tick_label(&panel.y, *v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x.label.as_str())
+        .y_desc(panel.y.label.as_str())
+        .x_labels(tick_request(&panel.x))
+        .y_labels(tick_request(&panel.y))
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .label_style((FONT, TICK_SIZE))
+        .axis_desc_style((FONT, DESC_SIZE))
+        .light_line_style(TRANSPARENT);
+    if panel.grid {
+        mesh.bold_line_style(BLACK.mix(0.08));
+    } else {
+        mesh.disable_mesh();
+    }
+    mesh.draw().map_err(draw_error)
+}
+
+/// Draws one layer in its `<g class="marks">` group; true if it added a legend entry.
+fn draw_layer<CT: CoordTranslate<From = (f64, f64)>>(
+    canvas: &Canvas,
+    chart: &mut Chart<'_, CT>,
+    frame: &Frame,
+    panel: &Panel,
+    layer: &Layer,
+) -> Result<bool> {
+    let n = count_marks(&layer.mark, &panel.x, &panel.y);
+    canvas.begin(
+        "marks",
+        &[
+            ("data-kind", layer.mark.kind().into()),
+            ("data-series", layer.name.clone()),
+            ("data-n", n.to_string()),
+        ],
+    );
+    let legend = match &layer.mark {
+        Mark::Line { segments, width } => draw_lines(chart, panel, layer, segments, *width)?,
+        Mark::Points { points, radius } => draw_points(chart, panel, layer, points, *radius)?,
+        Mark::Bars(bars) => draw_bars(chart, panel, layer, bars)?,
+        Mark::Whiskers(ws) => draw_whiskers(chart, panel, layer, ws)?,
+        Mark::Cells(cells) => {
+            draw_cells(canvas, frame, panel, cells);
+            false
+        }
+    };
+    canvas.end();
+    Ok(legend)
+}
+
+/// The shown segments of a line layer, one polyline each; the legend entry (a short line) goes
+/// on the first, or on an empty series when nothing can be drawn. True if it added one.
+fn draw_lines<CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut Chart<'_, CT>,
+    panel: &Panel,
+    layer: &Layer,
+    segments: &[Vec<(f64, f64)>],
+    width: u32,
+) -> Result<bool> {
+    let color = layer.color;
+    let style = color.stroke_width(width);
+    let segs = shown_segments(segments, &panel.x, &panel.y);
+    let label = |a: &mut SeriesAnno<'_, GroupedSvg>| {
+        a.label(layer.name.as_str()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(width.max(2)))
+        });
+    };
+    let mut any_legend = false;
+    if segs.is_empty() && layer.legend {
+        any_legend = true;
+        label(
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+                .map_err(draw_error)?,
+        );
+    }
+    for (si, seg) in segs.into_iter().enumerate() {
+        let a = chart
+            .draw_series(LineSeries::new(seg, style))
+            .map_err(draw_error)?;
+        if si == 0 && layer.legend {
+            any_legend = true;
+            label(a);
+        }
+    }
+    Ok(any_legend)
+}
+
+/// The drawable points of a points layer as filled circles of `radius` pixels; true if it added
+/// a legend entry.
+fn draw_points<CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut Chart<'_, CT>,
+    panel: &Panel,
+    layer: &Layer,
+    points: &[(f64, f64)],
+    radius: u32,
+) -> Result<bool> {
+    let (color, r) = (layer.color, radius);
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| panel.x.accepts(*x) && panel.y.accepts(*y))
+        .collect();
+    let a = chart
+        .draw_series(pts.into_iter().map(|p| Circle::new(p, r, color.filled())))
+        .map_err(draw_error)?;
+    if layer.legend {
+        a.label(layer.name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 10, y), r.max(4), color.filled()));
+    }
+    Ok(layer.legend)
+}
+
+/// The drawable bars of a bars layer as filled rectangles; true if it added a legend entry.
+fn draw_bars<CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut Chart<'_, CT>,
+    panel: &Panel,
+    layer: &Layer,
+    bars: &[(f64, f64, f64, f64)],
+) -> Result<bool> {
+    let color = layer.color;
+    let rects: Vec<_> = bars
+        .iter()
+        .filter(|b| {
+            panel.x.accepts(b.0)
+                && panel.x.accepts(b.1)
+                && panel.y.accepts(b.2)
+                && panel.y.accepts(b.3)
+        })
+        .map(|b| Rectangle::new([(b.0, b.2), (b.1, b.3)], color.filled()))
+        .collect();
+    let a = chart.draw_series(rects).map_err(draw_error)?;
+    if layer.legend {
+        a.label(layer.name.as_str()).legend(move |(x, y)| {
+            Rectangle::new([(x + 2, y - 6), (x + 16, y + 6)], color.filled())
+        });
+    }
+    Ok(layer.legend)
+}
+
+/// The drawable whiskers of a whiskers layer as vertical 2-pixel segments; true if it added a
+/// legend entry.
+fn draw_whiskers<CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut Chart<'_, CT>,
+    panel: &Panel,
+    layer: &Layer,
+    ws: &[(f64, f64, f64)],
+) -> Result<bool> {
+    let color = layer.color;
+    let paths: Vec<_> = ws
+        .iter()
+        .filter(|w| panel.x.accepts(w.0) && panel.y.accepts(w.1) && panel.y.accepts(w.2))
+        .map(|w| PathElement::new(vec![(w.0, w.1), (w.0, w.2)], color.stroke_width(2)))
+        .collect();
+    let a = chart.draw_series(paths).map_err(draw_error)?;
+    if layer.legend {
+        a.label(layer.name.as_str()).legend(move |(x, y)| {
+            PathElement::new(vec![(x + 9, y - 7), (x + 9, y + 7)], color.stroke_width(2))
+        });
+    }
+    Ok(layer.legend)
+}
+
+/// The drawable heatmap cells as `<rect>`s written at sub-pixel positions through `frame`.
+fn draw_cells(canvas: &Canvas, frame: &Frame, panel: &Panel, cells: &[Cell]) {
+    let mut s = String::with_capacity(cells.len() * 64);
+    for &(x0, x1, y0, y1, c) in cells {
+        if !(panel.x.accepts(x0)
+            && panel.x.accepts(x1)
+            && panel.y.accepts(y0)
+            && panel.y.accepts(y1))
+        {
+            continue;
+        }
+        let (a0, b0) = frame.map(x0, y0);
+        let (a1, b1) = frame.map(x1, y1);
+        let (l, r) = (a0.min(a1), a0.max(a1));
+        let (t, b) = (b0.min(b1), b0.max(b1));
+        // A quarter pixel of overlap hides anti-aliasing seams between cells.
+        let _ = writeln!(
+            s,
+            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"/>",
+            l,
+            t,
+            r - l + 0.25,
+            b - t + 0.25,
+            hex(c)
+        );
+    }
+    canvas.raw(&s);
+}
+
+/// Legend entries (coloured squares) of the panel's swatches; true if there were any.
+fn draw_swatches<CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut Chart<'_, CT>,
+    swatches: &[Swatch],
+) -> Result<bool> {
+    for sw in swatches {
+        let c = sw.color;
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+            .map_err(draw_error)?
+            .label(sw.name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x + 2, y - 6), (x + 16, y + 6)], c.filled()));
+    }
+    Ok(!swatches.is_empty())
+}
+
+/// The panel's notes, one line each, in the upper-left corner of the plotting area.
+fn draw_notes(canvas: &Canvas, frame: &Frame, notes: &[String]) {
+    if notes.is_empty() {
+        return;
+    }
+    let (l, t, _, _) = frame.bounds();
+    let mut s = String::new();
+    for (i, n) in notes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{:.1}\" fill=\"#222\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
+            l + 8.0,
+            t + 18.0 + 17.0 * i as f64,
+            TICK_SIZE / 1.24 + 1.0,
+            escape(n)
+        );
+    }
+    canvas.begin("notes", &[]);
+    canvas.raw(&s);
+    canvas.end();
 }
 
 /// The number of points, bars, whiskers or cells of `mark` that can be drawn (`data-n`).

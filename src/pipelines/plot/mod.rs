@@ -337,103 +337,124 @@ fn modulus_jobs(base: &Path, p: Option<usize>) -> Result<Jobs> {
 /// The jobs of a single-command folder: every figure whose CSV file is present.
 fn folder_jobs(dir: &Path, kind: &FolderKind) -> Vec<Job> {
     let ctx = folder_name(dir);
+    match kind {
+        FolderKind::Train => train_jobs(dir, &ctx),
+        FolderKind::Analyze => analyze_jobs(dir, &ctx),
+        FolderKind::Ode => ode_jobs(dir, &ctx),
+        FolderKind::Lottery => lottery_jobs(dir, &ctx),
+        FolderKind::ClosedForm => closed_form_jobs(dir, ctx),
+        FolderKind::Reproduce { .. } | FolderKind::Modulus { .. } => vec![],
+    }
+}
+
+/// The jobs of a `train` folder: the training log always; progress, stages, accuracy grids,
+/// pair classes and per-stage weights when their files are present.
+fn train_jobs(dir: &Path, ctx: &str) -> Vec<Job> {
     let f = |name: &str| dir.join(name);
     let mut jobs = vec![];
-    match kind {
-        FolderKind::Train => {
-            let stages = opt(f("stages.csv"));
-            let (c, s) = (ctx.clone(), stages.clone());
-            let log = f("training_log.csv");
-            jobs.push(job("training_log", move || {
-                figures::training_curves(&log, s.as_deref(), &c)
-            }));
-            if let Some(pr) = opt(f("progress.csv")) {
-                let (c, s) = (ctx.clone(), stages.clone());
-                jobs.push(job("progress", move || {
-                    figures::progress_curves(&pr, s.as_deref(), &c)
-                }));
-            }
-            if let Some(st) = stages.clone() {
-                let c = ctx.clone();
-                let log = f("training_log.csv");
-                let pr = opt(f("progress.csv"));
-                jobs.push(job("stages", move || {
-                    figures::grokking(&st, &log, pr.as_deref(), &c)
-                }));
-            }
-            if let Some(g) = opt(f("accuracy_grids.csv")) {
-                let (c, s) = (ctx.clone(), stages.clone());
-                let pc = opt(f("pair_classes.csv"));
-                jobs.push(job("accuracy_grids", move || {
-                    figures::accuracy_grids(&g, pc.as_deref(), s.as_deref(), &c)
-                }));
-            }
-            if let Some(pc) = opt(f("pair_classes.csv")) {
-                let c = ctx.clone();
-                jobs.push(job("pair_classes", move || figures::pair_masks(&pc, &c)));
-            }
-            let sd = f("stages");
-            if has_stage_analysis(&sd) {
-                let c = ctx.clone();
-                jobs.push(job("stages_weights", move || {
-                    figures::stage_weights(&sd, &c)
-                }));
-            }
-        }
-        FolderKind::Analyze => {
-            type Draw = fn(&Path, &str) -> Result<Figure>;
-            let list: [(&str, Draw); 6] = [
-                ("spectrum", figures::spectra),
-                ("neurons", figures::neuron_phases),
-                ("frequency_groups", figures::frequency_groups),
-                ("logits", figures::logits),
-                ("harmonics", figures::harmonics),
-                ("swaps", figures::swaps),
-            ];
-            for (name, draw) in list {
-                if let Some(path) = opt(f(&format!("{name}.csv"))) {
-                    let c = ctx.clone();
-                    jobs.push(job(name, move || draw(&path, &c)));
-                }
-            }
-        }
-        FolderKind::Ode => {
-            if let Some(t) = opt(f("trajectories.csv")) {
-                let c = ctx.clone();
-                jobs.push(job("trajectories", move || {
-                    figures::ode_trajectories(&t, &c)
-                }));
-            }
-            if let Some(t) = opt(f("contour.csv")) {
-                let c = ctx.clone();
-                jobs.push(job("contour", move || figures::lottery_contour(&t, &c)));
-            }
-        }
-        FolderKind::Lottery => {
-            if let Some(t) = opt(f("predictions.csv")) {
-                let c = ctx.clone();
-                let a = opt(f("accuracy.csv"));
-                jobs.push(job("predictions", move || {
-                    figures::lottery_predictions(&t, a.as_deref(), &c)
-                }));
-            }
-            if let Some(t) = opt(f("race.csv")) {
-                let c = ctx.clone();
-                jobs.push(job("race", move || figures::lottery_race(&t, &c)));
-            }
-        }
-        FolderKind::ClosedForm => {
-            let t = f("accuracy_by_width.csv");
-            let n = opt(f("neurons.csv"));
-            let p = closed_form_p(dir);
-            let c = ctx;
-            jobs.push(job("accuracy_by_width", move || {
-                figures::closed_form(&t, n.as_deref(), p, &c)
-            }));
-        }
-        FolderKind::Reproduce { .. } | FolderKind::Modulus { .. } => {}
+    let stages = opt(f("stages.csv"));
+    let (c, s) = (ctx.to_string(), stages.clone());
+    let log = f("training_log.csv");
+    jobs.push(job("training_log", move || {
+        figures::training_curves(&log, s.as_deref(), &c)
+    }));
+    if let Some(pr) = opt(f("progress.csv")) {
+        let (c, s) = (ctx.to_string(), stages.clone());
+        jobs.push(job("progress", move || {
+            figures::progress_curves(&pr, s.as_deref(), &c)
+        }));
+    }
+    if let Some(st) = stages.clone() {
+        let c = ctx.to_string();
+        let log = f("training_log.csv");
+        let pr = opt(f("progress.csv"));
+        jobs.push(job("stages", move || {
+            figures::grokking(&st, &log, pr.as_deref(), &c)
+        }));
+    }
+    if let Some(g) = opt(f("accuracy_grids.csv")) {
+        let (c, s) = (ctx.to_string(), stages.clone());
+        let pc = opt(f("pair_classes.csv"));
+        jobs.push(job("accuracy_grids", move || {
+            figures::accuracy_grids(&g, pc.as_deref(), s.as_deref(), &c)
+        }));
+    }
+    if let Some(pc) = opt(f("pair_classes.csv")) {
+        let c = ctx.to_string();
+        jobs.push(job("pair_classes", move || figures::pair_masks(&pc, &c)));
+    }
+    let sd = f("stages");
+    if has_stage_analysis(&sd) {
+        let c = ctx.to_string();
+        jobs.push(job("stages_weights", move || {
+            figures::stage_weights(&sd, &c)
+        }));
     }
     jobs
+}
+
+/// The jobs of an `analyze` folder: one per analysis CSV file present.
+fn analyze_jobs(dir: &Path, ctx: &str) -> Vec<Job> {
+    type Draw = fn(&Path, &str) -> Result<Figure>;
+    let list: [(&str, Draw); 6] = [
+        ("spectrum", figures::spectra),
+        ("neurons", figures::neuron_phases),
+        ("frequency_groups", figures::frequency_groups),
+        ("logits", figures::logits),
+        ("harmonics", figures::harmonics),
+        ("swaps", figures::swaps),
+    ];
+    let mut jobs = vec![];
+    for (name, draw) in list {
+        if let Some(path) = opt(dir.join(format!("{name}.csv"))) {
+            let c = ctx.to_string();
+            jobs.push(job(name, move || draw(&path, &c)));
+        }
+    }
+    jobs
+}
+
+/// The jobs of an `ode` folder: trajectories and the lottery contour, when present.
+fn ode_jobs(dir: &Path, ctx: &str) -> Vec<Job> {
+    let mut jobs = vec![];
+    if let Some(t) = opt(dir.join("trajectories.csv")) {
+        let c = ctx.to_string();
+        jobs.push(job("trajectories", move || {
+            figures::ode_trajectories(&t, &c)
+        }));
+    }
+    if let Some(t) = opt(dir.join("contour.csv")) {
+        let c = ctx.to_string();
+        jobs.push(job("contour", move || figures::lottery_contour(&t, &c)));
+    }
+    jobs
+}
+
+/// The jobs of a `lottery` folder: predictions (with accuracy when present) and the race.
+fn lottery_jobs(dir: &Path, ctx: &str) -> Vec<Job> {
+    let mut jobs = vec![];
+    if let Some(t) = opt(dir.join("predictions.csv")) {
+        let c = ctx.to_string();
+        let a = opt(dir.join("accuracy.csv"));
+        jobs.push(job("predictions", move || {
+            figures::lottery_predictions(&t, a.as_deref(), &c)
+        }));
+    }
+    if let Some(t) = opt(dir.join("race.csv")) {
+        let c = ctx.to_string();
+        jobs.push(job("race", move || figures::lottery_race(&t, &c)));
+    }
+    jobs
+}
+
+/// The job of a closed-form folder: accuracy by width (with its neurons when present).
+fn closed_form_jobs(dir: &Path, ctx: String) -> Vec<Job> {
+    let t = dir.join("accuracy_by_width.csv");
+    let n = opt(dir.join("neurons.csv"));
+    let p = closed_form_p(dir);
+    vec![job("accuracy_by_width", move || {
+        figures::closed_form(&t, n.as_deref(), p, &ctx)
+    })]
 }
 
 fn has_stage_analysis(dir: &Path) -> bool {

@@ -63,9 +63,19 @@ pub fn neuron_phases(neurons: &Path, context: &str) -> Result<Figure> {
     let mut ks: Vec<usize> = n.freq.clone();
     ks.sort_unstable();
     ks.dedup();
-    let mut order: Vec<usize> = (0..n.m.len()).collect();
-    order.sort_by_key(|&i| (n.freq[i], n.m[i]));
+    draw_panel(&c, &panels[0], &phase_pairs_panel(&n, &ks, &scale))?;
+    draw_panel(&c, &panels[1], &misalignment_panel(&n, &ks, scale))?;
+    Ok(finish(
+        &c,
+        title,
+        "Left: each neuron's output phase ψ against twice its input phase φ at its dominant frequency k*; aligned neurons lie on the diagonal ψ = 2φ (mod 2π). Right: the misalignment D = wrap(2φ − ψ) of every neuron, sorted by k*.".into(),
+        vec![neurons.to_path_buf()],
+    ))
+}
 
+/// Left panel of [`neuron_phases`]: ψ against wrap(2φ), one point layer per frequency in `ks`
+/// coloured by `scale`, with the diagonal ψ = 2φ.
+fn phase_pairs_panel(n: &read::Neurons, ks: &[usize], scale: &ColorScale) -> Panel {
     let mut p = Panel::new(
         "output phase ψ against twice the input phase φ",
         angle_axis("wrap(2φ) (rad)"),
@@ -76,7 +86,7 @@ pub fn neuron_phases(neurons: &Path, context: &str) -> Result<Figure> {
         DARK,
         Mark::line(vec![(-PI, -PI), (PI, PI)], 1),
     ));
-    for &k in &ks {
+    for &k in ks {
         let sel: Vec<(f64, f64)> = (0..n.m.len())
             .filter(|&i| n.freq[i] == k)
             .map(|i| (wrap(2.0 * n.phi[i]), n.psi[i]))
@@ -96,14 +106,20 @@ pub fn neuron_phases(neurons: &Path, context: &str) -> Result<Figure> {
     p.legend = Legend::UpperLeft;
     p.right = 130;
     p.colorbar = Some(scale.clone());
-    draw_panel(&c, &panels[0], &p)?;
+    p
+}
 
+/// Right panel of [`neuron_phases`]: D per neuron, neurons sorted by (k*, index), one point
+/// layer per frequency in `ks`, with the mean |sin D| as a note.
+fn misalignment_panel(n: &read::Neurons, ks: &[usize], scale: ColorScale) -> Panel {
+    let mut order: Vec<usize> = (0..n.m.len()).collect();
+    order.sort_by_key(|&i| (n.freq[i], n.m[i]));
     let mut p = Panel::new(
         "misalignment D per neuron",
         Axis::linear("neuron, sorted by k*", -0.5, n.m.len() as f64 - 0.5),
         angle_axis("D = wrap(2φ − ψ) (rad)"),
     );
-    for &k in &ks {
+    for &k in ks {
         let sel: Vec<(f64, f64)> = order
             .iter()
             .enumerate()
@@ -128,13 +144,7 @@ pub fn neuron_phases(neurons: &Path, context: &str) -> Result<Figure> {
         .push(format!("mean |sin D| = {}", fmt_num(mean_abs_sin)));
     p.right = 130;
     p.colorbar = Some(scale);
-    draw_panel(&c, &panels[1], &p)?;
-    Ok(finish(
-        &c,
-        title,
-        "Left: each neuron's output phase ψ against twice its input phase φ at its dominant frequency k*; aligned neurons lie on the diagonal ψ = 2φ (mod 2π). Right: the misalignment D = wrap(2φ − ψ) of every neuron, sorted by k*.".into(),
-        vec![neurons.to_path_buf()],
-    ))
+    p
 }
 
 /// Frequency groups from `frequency_groups.csv`: neurons per frequency (`k, neurons`), the
@@ -145,15 +155,31 @@ pub fn frequency_groups(path: &Path, context: &str) -> Result<Figure> {
     let title = format!("Frequency groups: balance, phase symmetry, magnitudes — {context}");
     let (c, body) = sheet(1650, 580, &title)?;
     let panels = body.split_evenly((1, 3));
+    draw_panel(&c, &panels[0], &group_sizes_panel(&g))?;
+    draw_panel(&c, &panels[1], &symmetry_moments_panel(&g))?;
+    draw_panel(&c, &panels[2], &magnitude_spread_panel(&g))?;
+    Ok(finish(
+        &c,
+        title,
+        "Left: how many neurons have each dominant frequency (frequency balance). Middle: the phase-symmetry moments |mean e^{ilφ}| (l = 1..4) of each frequency group; complete diversification makes them 0. Right: the spread of the per-neuron magnitude a = α²β in each group (mean ± standard deviation, and min–max).".into(),
+        vec![path.to_path_buf()],
+    ))
+}
+
+/// The frequency axis of the [`frequency_groups`] panels: the groups' k, at most 16 ticks.
+fn group_k_axis(g: &read::FrequencyGroups) -> Axis {
     let kmin = g.k.iter().copied().min().unwrap_or(1);
     let kmax = g.k.iter().copied().max().unwrap_or(1);
-    let kx = || Axis::integers("frequency k", kmin, kmax).with_ticks((kmax - kmin + 1).min(16));
+    Axis::integers("frequency k", kmin, kmax).with_ticks((kmax - kmin + 1).min(16))
+}
 
+/// Left panel of [`frequency_groups`]: neurons per frequency as bars, with the even split.
+fn group_sizes_panel(g: &read::FrequencyGroups) -> Panel {
     let total: usize = g.neurons.iter().sum();
     let nmax = g.neurons.iter().copied().max().unwrap_or(1) as f64;
     let mut p = Panel::new(
         "neurons per frequency",
-        kx(),
+        group_k_axis(g),
         Axis::linear("neurons with k* = k", 0.0, nmax * 1.15),
     );
     let bars =
@@ -167,12 +193,15 @@ pub fn frequency_groups(path: &Path, context: &str) -> Result<Figure> {
         p.rules
             .push(Rule::y(total as f64 / g.k.len() as f64, "even split", DARK));
     }
-    draw_panel(&c, &panels[0], &p)?;
+    p
+}
 
+/// Middle panel of [`frequency_groups`]: the moments l = 1..4 of each group as grouped bars.
+fn symmetry_moments_panel(g: &read::FrequencyGroups) -> Panel {
     let mmax = g.moments.iter().flatten().copied().fold(0.0f64, f64::max);
     let mut p = Panel::new(
         "phase-symmetry moments per group",
-        kx(),
+        group_k_axis(g),
         Axis::linear(
             "|mean exp(i l φ)| over the group",
             0.0,
@@ -195,12 +224,16 @@ pub fn frequency_groups(path: &Path, context: &str) -> Result<Figure> {
     p.legend = Legend::UpperRight;
     p.notes
         .push("Proposition 1 wants l = 2 and l = 4 near 0".into());
-    draw_panel(&c, &panels[1], &p)?;
+    p
+}
 
+/// Right panel of [`frequency_groups`]: a = α²β per group as min–max and mean ± std whiskers
+/// with the mean as a point.
+fn magnitude_spread_panel(g: &read::FrequencyGroups) -> Panel {
     let hi = g.a_max.iter().copied().fold(0.0f64, f64::max);
     let mut p = Panel::new(
         "magnitude a = α²β per group",
-        kx(),
+        group_k_axis(g),
         Axis::linear("a = α²β (weight units³)", 0.0, hi * 1.1),
     );
     let mm =
@@ -240,13 +273,7 @@ pub fn frequency_groups(path: &Path, context: &str) -> Result<Figure> {
         .quiet(),
     );
     p.legend = Legend::UpperRight;
-    draw_panel(&c, &panels[2], &p)?;
-    Ok(finish(
-        &c,
-        title,
-        "Left: how many neurons have each dominant frequency (frequency balance). Middle: the phase-symmetry moments |mean e^{ilφ}| (l = 1..4) of each frequency group; complete diversification makes them 0. Right: the spread of the per-neuron magnitude a = α²β in each group (mean ± standard deviation, and min–max).".into(),
-        vec![path.to_path_buf()],
-    ))
+    p
 }
 
 /// Pairs (x, y) to show in the logits figure: x != y with x + y, 2x, 2y distinct mod p.
@@ -281,44 +308,60 @@ pub fn chosen_pairs(p: usize, n: usize) -> Vec<(usize, usize)> {
 /// correct logit over the largest other one for all p² pairs as a heatmap.
 pub fn logits(path: &Path, context: &str) -> Result<Figure> {
     let lg = read::logits(path)?;
-    let p = lg.p;
     let title = format!("Logits — {context}");
     let (c, body) = sheet(1400, 960, &title)?;
     let panels = body.split_evenly((2, 2));
-    let pairs = chosen_pairs(p, 3);
-    for (i, &(x, y)) in pairs.iter().enumerate() {
-        let v = lg.pair(x, y);
-        let s = (x + y) % p;
-        let (a, b) = ((2 * x) % p, (2 * y) % p);
-        let (lo, hi) = finite_range(v.iter().copied(), false).unwrap_or((0.0, 1.0));
-        let span = (hi.max(0.0) - lo.min(0.0)).max(1e-12);
-        let mut pn = Panel::new(
-            format!("(x, y) = ({x}, {y}): correct j = {s}, spurious j = {a}, {b}"),
-            Axis::integers("output class j", 0, p - 1).with_ticks(p.min(24)),
-            Axis::linear(
-                "logit f(x, y)[j]",
-                lo.min(0.0) - 0.05 * span,
-                hi.max(0.0) + 0.15 * span,
-            ),
-        );
-        let bar = |j: usize| (j as f64 - 0.4, j as f64 + 0.4, 0.0, v[j]);
-        let others = (0..p)
-            .filter(|&j| j != s && j != a && j != b)
-            .map(bar)
-            .collect();
-        pn.layers
-            .push(Layer::new("correct: x + y", GOOD, Mark::Bars(vec![bar(s)])));
-        pn.layers.push(Layer::new(
-            "spurious: 2x, 2y",
-            PALETTE[1],
-            Mark::Bars(vec![bar(a), bar(b)]),
-        ));
-        pn.layers
-            .push(Layer::new("other classes", GREY, Mark::Bars(others)));
-        pn.legend = Legend::UpperRight;
-        draw_panel(&c, &panels[i], &pn)?;
+    for (i, &(x, y)) in chosen_pairs(lg.p, 3).iter().enumerate() {
+        draw_panel(&c, &panels[i], &pair_logits_panel(&lg, x, y))?;
     }
-    // Margin heatmap over all pairs.
+    draw_panel(&c, &panels[3], &margin_panel(&lg))?;
+    Ok(finish(
+        &c,
+        title,
+        "Bars: all p logits of three pairs (x, y); the correct class x + y should peak, with smaller spurious peaks at 2x and 2y (Proposition 1). Heatmap: for every pair, the correct logit minus the largest other logit (positive = classified correctly).".into(),
+        vec![path.to_path_buf()],
+    ))
+}
+
+/// The p logits of pair (x, y) as bars: the correct class, the spurious classes 2x and 2y, the
+/// other classes.
+fn pair_logits_panel(lg: &read::Logits, x: usize, y: usize) -> Panel {
+    let p = lg.p;
+    let v = lg.pair(x, y);
+    let s = (x + y) % p;
+    let (a, b) = ((2 * x) % p, (2 * y) % p);
+    let (lo, hi) = finite_range(v.iter().copied(), false).unwrap_or((0.0, 1.0));
+    let span = (hi.max(0.0) - lo.min(0.0)).max(1e-12);
+    let mut pn = Panel::new(
+        format!("(x, y) = ({x}, {y}): correct j = {s}, spurious j = {a}, {b}"),
+        Axis::integers("output class j", 0, p - 1).with_ticks(p.min(24)),
+        Axis::linear(
+            "logit f(x, y)[j]",
+            lo.min(0.0) - 0.05 * span,
+            hi.max(0.0) + 0.15 * span,
+        ),
+    );
+    let bar = |j: usize| (j as f64 - 0.4, j as f64 + 0.4, 0.0, v[j]);
+    let others = (0..p)
+        .filter(|&j| j != s && j != a && j != b)
+        .map(bar)
+        .collect();
+    pn.layers
+        .push(Layer::new("correct: x + y", GOOD, Mark::Bars(vec![bar(s)])));
+    pn.layers.push(Layer::new(
+        "spurious: 2x, 2y",
+        PALETTE[1],
+        Mark::Bars(vec![bar(a), bar(b)]),
+    ));
+    pn.layers
+        .push(Layer::new("other classes", GREY, Mark::Bars(others)));
+    pn.legend = Legend::UpperRight;
+    pn
+}
+
+/// The margin f[x + y] − max over the other classes of every pair, indexed `x * p + y`.
+fn correct_margins(lg: &read::Logits) -> Vec<f64> {
+    let p = lg.p;
     let mut margins = vec![0.0; p * p];
     for x in 0..p {
         for y in 0..p {
@@ -331,6 +374,14 @@ pub fn logits(path: &Path, context: &str) -> Result<Figure> {
             margins[x * p + y] = v[s] - best_other;
         }
     }
+    margins
+}
+
+/// The margin of the correct class over all p² pairs as a heatmap (x across, y up) with a
+/// symmetric colour bar; the title counts the pairs classified correctly.
+fn margin_panel(lg: &read::Logits) -> Panel {
+    let p = lg.p;
+    let margins = correct_margins(lg);
     let r = finite_range(margins.iter().map(|m| m.abs()), false).map_or(1.0, |r| r.1);
     let scale = ColorScale::symmetric("margin f[x+y] − max other (logit units)", r);
     let cells = (0..p * p)
@@ -341,7 +392,10 @@ pub fn logits(path: &Path, context: &str) -> Result<Figure> {
         .collect();
     let correct = margins.iter().filter(|m| **m > 0.0).count();
     let mut pn = Panel::new(
-        format!("margin of the correct class, all {} pairs", p * p),
+        format!(
+            "margin over all pairs (red = correct: {correct} of {})",
+            p * p
+        ),
         Axis::integers("x", 0, p - 1).with_ticks(p.min(12)),
         Axis::integers("y", 0, p - 1).with_ticks(p.min(12)),
     );
@@ -351,17 +405,7 @@ pub fn logits(path: &Path, context: &str) -> Result<Figure> {
     pn.right = 130;
     pn.colorbar = Some(scale);
     pn.legend = Legend::None;
-    pn.title = format!(
-        "margin over all pairs (red = correct: {correct} of {})",
-        p * p
-    );
-    draw_panel(&c, &panels[3], &pn)?;
-    Ok(finish(
-        &c,
-        title,
-        "Bars: all p logits of three pairs (x, y); the correct class x + y should peak, with smaller spurious peaks at 2x and 2y (Proposition 1). Heatmap: for every pair, the correct logit minus the largest other logit (positive = classified correctly).".into(),
-        vec![path.to_path_buf()],
-    ))
+    pn
 }
 
 /// Gromov's closed form: accuracy of the first N neurons on all p² pairs against N from

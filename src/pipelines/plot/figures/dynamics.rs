@@ -4,10 +4,11 @@
 use super::common::*;
 use crate::error::Result;
 use crate::pipelines::plot::charts::{
-    draw_panel, finite_range, fmt_num, series_color, Axis, ColorScale, Layer, Legend, Mark, Panel,
-    Rule, PALETTE,
+    draw_panel, finite_range, fmt_num, series_color, Axis, ColorScale, Frame, Layer, Legend, Mark,
+    Panel, Rule, PALETTE,
 };
 use crate::pipelines::plot::read;
+use crate::pipelines::plot::svg::Canvas;
 use plotters::prelude::*;
 use std::f64::consts::PI;
 use std::path::Path;
@@ -250,98 +251,18 @@ pub fn lottery_predictions(path: &Path, accuracy: Option<&Path>, context: &str) 
         .unwrap_or(1);
     let have_final = pr.final_winner.iter().all(Option::is_some);
     let title = format!("Lottery predictions — {context}");
-    let n = pr.by_ode.len();
-    let views: Vec<(String, &Vec<usize>, Vec<usize>, &str)> = if have_final {
-        let fin: Vec<usize> = pr.final_winner.iter().map(|f| f.unwrap_or(0)).collect();
-        vec![
-            (
-                "smallest |D(0)| rule".into(),
-                &pr.by_misalignment,
-                fin.clone(),
-                "smallest_misalignment",
-            ),
-            ("decoupled-ODE race".into(), &pr.by_ode, fin, "ode_race"),
-        ]
-    } else {
-        vec![(
-            "rules against each other".into(),
-            &pr.by_misalignment,
-            pr.by_ode.clone(),
-            "",
-        )]
-    };
+    let views = prediction_views(&pr, have_final);
     let (c, body) = sheet(40 + 700 * views.len() as u32, 760, &title)?;
     let panels = body.split_evenly((1, views.len()));
-    for ((name, pred, truth, rule), area) in views.iter().zip(&panels) {
-        let mut counts = vec![0usize; (kmax + 1) * (kmax + 1)];
-        for (a, b) in pred.iter().zip(truth) {
-            counts[a * (kmax + 1) + b] += 1;
-        }
+    for (view, area) in views.iter().zip(&panels) {
+        let counts = prediction_counts(view, kmax);
         let hi = counts.iter().copied().max().unwrap_or(1) as f64;
         let scale = ColorScale::linear("neurons", 0.0, hi);
-        let mut cells = vec![];
-        for a in 1..=kmax {
-            for b in 1..=kmax {
-                let (x, y) = (a as f64, b as f64);
-                cells.push((
-                    x - 0.5,
-                    x + 0.5,
-                    y - 0.5,
-                    y + 0.5,
-                    scale.color(counts[a * (kmax + 1) + b] as f64),
-                ));
-            }
-        }
-        let hits = pred.iter().zip(truth).filter(|(a, b)| a == b).count();
-        let measured = acc.iter().find(|(r, _)| r == rule).map(|(_, a)| *a);
-        let frac = measured.unwrap_or(hits as f64 / n.max(1) as f64);
-        let ylab = if have_final {
-            "final dominant frequency (winner)"
-        } else {
-            "ODE-race prediction"
-        };
-        let mut p = Panel::new(
-            if have_final {
-                format!("{name}: {:.0}% of {n} neurons right", 100.0 * frac)
-            } else {
-                format!("{name}: agree on {hits} of {n}")
-            },
-            Axis::integers(
-                if have_final {
-                    "predicted frequency"
-                } else {
-                    "smallest-|D| prediction"
-                },
-                1,
-                kmax,
-            )
-            .with_ticks(kmax.min(16)),
-            Axis::integers(ylab, 1, kmax).with_ticks(kmax.min(16)),
-        );
-        p.grid = false;
-        p.layers
-            .push(Layer::new("count cells", GREY, Mark::Cells(cells)).quiet());
-        p.right = 130;
-        p.colorbar = Some(scale.clone());
-        p.legend = Legend::None;
+        let measured = acc.iter().find(|(r, _)| r == view.rule).map(|(_, a)| *a);
+        let p = prediction_panel(view, &counts, &scale, kmax, measured, have_final);
         let frame = draw_panel(&c, area, &p)?;
         if kmax <= 16 {
-            let mut s = String::new();
-            for a in 1..=kmax {
-                for b in 1..=kmax {
-                    let n = counts[a * (kmax + 1) + b];
-                    let (x, y) = frame.map(a as f64, b as f64);
-                    let fill = if super::super::charts::luminance(scale.color(n as f64)) > 0.5 {
-                        "#000"
-                    } else {
-                        "#fff"
-                    };
-                    s += &format!("<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" fill=\"{fill}\">{n}</text>\n", y + 4.0);
-                }
-            }
-            c.begin("counts", &[]);
-            c.raw(&s);
-            c.end();
+            draw_count_labels(&c, &frame, &counts, &scale, kmax);
         }
     }
     let mut sources = vec![path.to_path_buf()];
@@ -352,6 +273,136 @@ pub fn lottery_predictions(path: &Path, accuracy: Option<&Path>, context: &str) 
         "How often each lottery predictor names the frequency that finally dominates each neuron: counts of (predicted, final) frequency; the diagonal holds the correct predictions.".into(),
         sources,
     ))
+}
+
+/// One count matrix of [`lottery_predictions`]: a rule's predictions against the truth.
+struct PredictionView<'a> {
+    /// Panel name.
+    name: &'static str,
+    /// Predicted frequency per neuron.
+    pred: &'a [usize],
+    /// Final winner per neuron (without final winners: the ODE-race prediction).
+    truth: Vec<usize>,
+    /// The rule's name in `accuracy.csv` (empty: none).
+    rule: &'static str,
+}
+
+/// The panels of [`lottery_predictions`]: each rule against the final winners when all are
+/// known, else the smallest-|D| rule against the ODE race.
+fn prediction_views(pr: &read::Predictions, have_final: bool) -> Vec<PredictionView<'_>> {
+    if have_final {
+        let fin: Vec<usize> = pr.final_winner.iter().map(|f| f.unwrap_or(0)).collect();
+        vec![
+            PredictionView {
+                name: "smallest |D(0)| rule",
+                pred: &pr.by_misalignment,
+                truth: fin.clone(),
+                rule: "smallest_misalignment",
+            },
+            PredictionView {
+                name: "decoupled-ODE race",
+                pred: &pr.by_ode,
+                truth: fin,
+                rule: "ode_race",
+            },
+        ]
+    } else {
+        vec![PredictionView {
+            name: "rules against each other",
+            pred: &pr.by_misalignment,
+            truth: pr.by_ode.clone(),
+            rule: "",
+        }]
+    }
+}
+
+/// Neurons per (predicted, true) frequency, indexed `predicted * (kmax + 1) + true`.
+fn prediction_counts(view: &PredictionView<'_>, kmax: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; (kmax + 1) * (kmax + 1)];
+    for (a, b) in view.pred.iter().zip(&view.truth) {
+        counts[a * (kmax + 1) + b] += 1;
+    }
+    counts
+}
+
+/// The count matrix of one view as a heatmap over frequencies 1..=kmax (predicted across, true
+/// up); the title gives the share right (`measured` from `accuracy.csv` if known, else counted)
+/// or, without final winners, the number of agreements.
+fn prediction_panel(
+    view: &PredictionView<'_>,
+    counts: &[usize],
+    scale: &ColorScale,
+    kmax: usize,
+    measured: Option<f64>,
+    have_final: bool,
+) -> Panel {
+    let mut cells = vec![];
+    for a in 1..=kmax {
+        for b in 1..=kmax {
+            let (x, y) = (a as f64, b as f64);
+            cells.push((
+                x - 0.5,
+                x + 0.5,
+                y - 0.5,
+                y + 0.5,
+                scale.color(counts[a * (kmax + 1) + b] as f64),
+            ));
+        }
+    }
+    let n = view.pred.len();
+    let name = view.name;
+    let hits = view
+        .pred
+        .iter()
+        .zip(&view.truth)
+        .filter(|(a, b)| a == b)
+        .count();
+    let frac = measured.unwrap_or(hits as f64 / n.max(1) as f64);
+    let (title, xlab, ylab) = if have_final {
+        (
+            format!("{name}: {:.0}% of {n} neurons right", 100.0 * frac),
+            "predicted frequency",
+            "final dominant frequency (winner)",
+        )
+    } else {
+        (
+            format!("{name}: agree on {hits} of {n}"),
+            "smallest-|D| prediction",
+            "ODE-race prediction",
+        )
+    };
+    let mut p = Panel::new(
+        title,
+        Axis::integers(xlab, 1, kmax).with_ticks(kmax.min(16)),
+        Axis::integers(ylab, 1, kmax).with_ticks(kmax.min(16)),
+    );
+    p.grid = false;
+    p.layers
+        .push(Layer::new("count cells", GREY, Mark::Cells(cells)).quiet());
+    p.right = 130;
+    p.colorbar = Some(scale.clone());
+    p.legend = Legend::None;
+    p
+}
+
+/// The count of every cell written on it (black or white, whichever reads on its colour).
+fn draw_count_labels(c: &Canvas, frame: &Frame, counts: &[usize], scale: &ColorScale, kmax: usize) {
+    let mut s = String::new();
+    for a in 1..=kmax {
+        for b in 1..=kmax {
+            let n = counts[a * (kmax + 1) + b];
+            let (x, y) = frame.map(a as f64, b as f64);
+            let fill = if super::super::charts::luminance(scale.color(n as f64)) > 0.5 {
+                "#000"
+            } else {
+                "#fff"
+            };
+            s += &format!("<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" fill=\"{fill}\">{n}</text>\n", y + 4.0);
+        }
+    }
+    c.begin("counts", &[]);
+    c.raw(&s);
+    c.end();
 }
 
 /// Single-frequency snapshots from `snapshots.csv` (columns `preset, epoch, phi, psi, d`): for each

@@ -61,6 +61,40 @@ fn load_stages(path: Option<&Path>) -> Result<Vec<Stage>> {
     }
 }
 
+/// Train (`TRAIN_C`, `train_width` pixels wide) and test (`TEST_C`, 2 pixels, named `test_name`)
+/// curves of one quantity against `epoch`.
+fn train_test_layers(
+    epoch: &[f64],
+    train: &[f64],
+    test: &[f64],
+    test_name: &str,
+    train_width: u32,
+) -> [Layer; 2] {
+    [
+        Layer::new("train", TRAIN_C, Mark::line(pts(epoch, train), train_width)),
+        Layer::new(test_name, TEST_C, Mark::line(pts(epoch, test), 2)),
+    ]
+}
+
+/// The parameter norm `norm` against `epoch` (one line, no legend) with the stage `rules`.
+fn param_norm_panel(title: &str, ex: Axis, epoch: &[f64], norm: &[f64], rules: &[Rule]) -> Panel {
+    let mut p = Panel::new(
+        title,
+        ex,
+        Axis::fit("‖(W_in, W_out)‖ (Euclidean)", norm.iter().copied()),
+    );
+    p.layers.push(
+        Layer::new(
+            "parameter norm",
+            PALETTE[3],
+            Mark::line(pts(epoch, norm), 2),
+        )
+        .quiet(),
+    );
+    p.rules = rules.to_vec();
+    p
+}
+
 /// Training curves from `training_log.csv`: loss (log axis) and accuracy of train and test, gradient
 /// norm (log axis) and parameter norm, all per epoch (columns `epoch, train_loss, test_loss,
 /// train_acc, test_acc, grad_norm, param_norm`). With `stages` (`stages.csv`: `boundary, epoch`),
@@ -80,78 +114,37 @@ pub fn training_curves(log: &Path, stages: Option<&Path>, context: &str) -> Resu
     } else {
         "test"
     };
-
-    let mut p = Panel::new(
-        "cross-entropy loss (log scale)",
-        ex.clone(),
-        Axis::fit_log(
-            "loss (nats)",
-            l.train_loss.iter().chain(&l.test_loss).copied(),
-        ),
+    let loss_axis = Axis::fit_log(
+        "loss (nats)",
+        l.train_loss.iter().chain(&l.test_loss).copied(),
     );
-    p.layers.push(Layer::new(
-        "train",
-        TRAIN_C,
-        Mark::line(pts(&l.epoch, &l.train_loss), 3),
-    ));
-    p.layers.push(Layer::new(
+    let mut p = Panel::new("cross-entropy loss (log scale)", ex.clone(), loss_axis);
+    p.layers.extend(train_test_layers(
+        &l.epoch,
+        &l.train_loss,
+        &l.test_loss,
         test_name,
-        TEST_C,
-        Mark::line(pts(&l.epoch, &l.test_loss), 2),
+        3,
     ));
     p.rules = rules.clone();
     p.legend = Legend::LowerLeft;
     draw_panel(&c, &panels[0], &p)?;
 
-    let mut p = Panel::new(
-        "accuracy",
-        ex.clone(),
-        Axis::linear("accuracy (fraction of pairs)", -0.02, 1.02),
-    );
-    p.layers.push(Layer::new(
-        "train",
-        TRAIN_C,
-        Mark::line(pts(&l.epoch, &l.train_acc), 3),
-    ));
-    p.layers.push(Layer::new(
+    let acc_axis = Axis::linear("accuracy (fraction of pairs)", -0.02, 1.02);
+    let mut p = Panel::new("accuracy", ex.clone(), acc_axis);
+    p.layers.extend(train_test_layers(
+        &l.epoch,
+        &l.train_acc,
+        &l.test_acc,
         test_name,
-        TEST_C,
-        Mark::line(pts(&l.epoch, &l.test_acc), 2),
+        3,
     ));
     p.rules = rules.clone();
     p.legend = Legend::LowerRight;
     draw_panel(&c, &panels[1], &p)?;
 
-    let mut p = Panel::new(
-        "gradient norm (log scale)",
-        ex.clone(),
-        Axis::fit_log("‖∇ loss‖ (Euclidean)", l.grad_norm.iter().copied()),
-    );
-    p.layers.push(
-        Layer::new(
-            "gradient norm",
-            PALETTE[2],
-            Mark::line(pts(&l.epoch, &l.grad_norm), 2),
-        )
-        .quiet(),
-    );
-    p.rules = rules.clone();
-    draw_panel(&c, &panels[2], &p)?;
-
-    let mut p = Panel::new(
-        "parameter norm",
-        ex,
-        Axis::fit("‖(W_in, W_out)‖ (Euclidean)", l.param_norm.iter().copied()),
-    );
-    p.layers.push(
-        Layer::new(
-            "parameter norm",
-            PALETTE[3],
-            Mark::line(pts(&l.epoch, &l.param_norm), 2),
-        )
-        .quiet(),
-    );
-    p.rules = rules;
+    draw_panel(&c, &panels[2], &grad_norm_panel(&l, ex.clone(), &rules))?;
+    let p = param_norm_panel("parameter norm", ex, &l.epoch, &l.param_norm, &rules);
     draw_panel(&c, &panels[3], &p)?;
 
     let mut sources = vec![log.to_path_buf()];
@@ -162,6 +155,25 @@ pub fn training_curves(log: &Path, stages: Option<&Path>, context: &str) -> Resu
         "Loss (log scale) and accuracy of the train and test pairs, gradient norm and parameter norm per epoch, measured before each epoch's update; dashed lines mark the stage boundaries reached.".into(),
         sources,
     ))
+}
+
+/// The gradient norm of `l` against epoch on a log axis, with the stage `rules`.
+fn grad_norm_panel(l: &read::TrainingLog, ex: Axis, rules: &[Rule]) -> Panel {
+    let mut p = Panel::new(
+        "gradient norm (log scale)",
+        ex,
+        Axis::fit_log("‖∇ loss‖ (Euclidean)", l.grad_norm.iter().copied()),
+    );
+    p.layers.push(
+        Layer::new(
+            "gradient norm",
+            PALETTE[2],
+            Mark::line(pts(&l.epoch, &l.grad_norm), 2),
+        )
+        .quiet(),
+    );
+    p.rules = rules.to_vec();
+    p
 }
 
 /// Progress measures from `progress.csv`: IPR and mean |sin D| (columns `ipr, mean_abs_sin_d`),
@@ -196,20 +208,13 @@ pub fn progress_curves(progress: &Path, stages: Option<&Path>, context: &str) ->
     p.legend = Legend::MiddleRight;
     draw_panel(&c, &panels[0], &p)?;
 
-    let mut p = Panel::new(
+    let p = param_norm_panel(
         "parameter norm",
         ex.clone(),
-        Axis::fit("‖(W_in, W_out)‖ (Euclidean)", g.param_norm.iter().copied()),
+        &g.epoch,
+        &g.param_norm,
+        &rules,
     );
-    p.layers.push(
-        Layer::new(
-            "parameter norm",
-            PALETTE[3],
-            Mark::line(pts(&g.epoch, &g.param_norm), 2),
-        )
-        .quiet(),
-    );
-    p.rules = rules.clone();
     draw_panel(&c, &panels[1], &p)?;
 
     let mut p = Panel::new(
@@ -265,59 +270,14 @@ pub fn grokking(
         None => None,
     };
     let rules = stage_rules(&st);
-    let notes = stages_note(&st);
     let title = format!("Grokking: the three stages — {context}");
     let (c, body) = sheet(1300, 880, &title)?;
     let panels = body.split_evenly((2, 2));
     let ex = Axis::fit("epoch", l.epoch.iter().copied());
-
-    let acc_title = if notes.is_empty() {
-        "accuracy".to_string()
-    } else {
-        format!("accuracy ({})", notes.join("; "))
-    };
-    let mut p = Panel::new(
-        acc_title,
-        ex.clone(),
-        Axis::linear("accuracy (fraction of pairs)", -0.02, 1.02),
-    );
-    p.layers.push(Layer::new(
-        "train",
-        TRAIN_C,
-        Mark::line(pts(&l.epoch, &l.train_acc), 2),
-    ));
-    p.layers.push(Layer::new(
-        "test",
-        TEST_C,
-        Mark::line(pts(&l.epoch, &l.test_acc), 2),
-    ));
-    p.rules = rules.clone();
-    p.rules.push(Rule::y(0.95, "0.95", GREY));
-    p.legend = Legend::LowerRight;
+    let p = grokking_accuracy_panel(&l, ex.clone(), &rules, &stages_note(&st));
     draw_panel(&c, &panels[0], &p)?;
-
-    let mut p = Panel::new(
-        "loss (log scale)",
-        ex.clone(),
-        Axis::fit_log(
-            "cross-entropy (nats)",
-            l.train_loss.iter().chain(&l.test_loss).copied(),
-        ),
-    );
-    p.layers.push(Layer::new(
-        "train",
-        TRAIN_C,
-        Mark::line(pts(&l.epoch, &l.train_loss), 2),
-    ));
-    p.layers.push(Layer::new(
-        "test",
-        TEST_C,
-        Mark::line(pts(&l.epoch, &l.test_loss), 2),
-    ));
-    p.rules = rules.clone();
-    p.legend = Legend::LowerLeft;
-    draw_panel(&c, &panels[1], &p)?;
-
+    draw_panel(&c, &panels[1], &grokking_loss_panel(&l, ex.clone(), &rules))?;
+    // The norm and IPR of progress.csv when given, else the norm of the training log.
     let (ne, nv, ie, iv) = match &g {
         Some(g) => (
             g.epoch.clone(),
@@ -327,29 +287,10 @@ pub fn grokking(
         ),
         None => (l.epoch.clone(), l.param_norm.clone(), vec![], vec![]),
     };
-    let mut p = Panel::new(
-        "parameter norm (weight decay shrinks it in stage III)",
-        ex.clone(),
-        Axis::fit("‖(W_in, W_out)‖ (Euclidean)", nv.iter().copied()),
-    );
-    p.layers
-        .push(Layer::new("parameter norm", PALETTE[3], Mark::line(pts(&ne, &nv), 2)).quiet());
-    p.rules = rules.clone();
+    let norm_title = "parameter norm (weight decay shrinks it in stage III)";
+    let p = param_norm_panel(norm_title, ex.clone(), &ne, &nv, &rules);
     draw_panel(&c, &panels[2], &p)?;
-
-    let mut p = Panel::new(
-        "IPR (Fourier sparsity of the neurons)",
-        ex,
-        Axis::linear("mean IPR (1 = one frequency)", -0.02, 1.02),
-    );
-    if iv.is_empty() {
-        p.notes.push("no progress.csv: IPR not recorded".into());
-    } else {
-        p.layers
-            .push(Layer::new("IPR", PALETTE[0], Mark::line(pts(&ie, &iv), 2)).quiet());
-    }
-    p.rules = rules;
-    draw_panel(&c, &panels[3], &p)?;
+    draw_panel(&c, &panels[3], &grokking_ipr_panel(ex, &ie, &iv, rules))?;
 
     let mut sources = vec![stages.to_path_buf(), log.to_path_buf()];
     sources.extend(progress.map(Path::to_path_buf));
@@ -359,6 +300,77 @@ pub fn grokking(
         "Train and test accuracy and loss, parameter norm and IPR over training, with the stage boundaries: stage I (memorisation) ends at the first epoch with train accuracy ≥ 0.95, stage II (generalisation) at the first with test accuracy ≥ 0.95; the norm peak starts the clean-up under weight decay.".into(),
         sources,
     ))
+}
+
+/// Accuracy panel of [`grokking`]: train and test accuracy with the stage `rules` and the 0.95
+/// level; the stages not reached (`notes`) go into the title.
+fn grokking_accuracy_panel(
+    l: &read::TrainingLog,
+    ex: Axis,
+    rules: &[Rule],
+    notes: &[String],
+) -> Panel {
+    let acc_title = if notes.is_empty() {
+        "accuracy".to_string()
+    } else {
+        format!("accuracy ({})", notes.join("; "))
+    };
+    let mut p = Panel::new(
+        acc_title,
+        ex,
+        Axis::linear("accuracy (fraction of pairs)", -0.02, 1.02),
+    );
+    p.layers.extend(train_test_layers(
+        &l.epoch,
+        &l.train_acc,
+        &l.test_acc,
+        "test",
+        2,
+    ));
+    p.rules = rules.to_vec();
+    p.rules.push(Rule::y(0.95, "0.95", GREY));
+    p.legend = Legend::LowerRight;
+    p
+}
+
+/// Loss panel of [`grokking`]: train and test loss on a log axis with the stage `rules`.
+fn grokking_loss_panel(l: &read::TrainingLog, ex: Axis, rules: &[Rule]) -> Panel {
+    let mut p = Panel::new(
+        "loss (log scale)",
+        ex,
+        Axis::fit_log(
+            "cross-entropy (nats)",
+            l.train_loss.iter().chain(&l.test_loss).copied(),
+        ),
+    );
+    p.layers.extend(train_test_layers(
+        &l.epoch,
+        &l.train_loss,
+        &l.test_loss,
+        "test",
+        2,
+    ));
+    p.rules = rules.to_vec();
+    p.legend = Legend::LowerLeft;
+    p
+}
+
+/// IPR panel of [`grokking`]: the mean IPR `iv` against epoch `ie` (a note instead when there is
+/// none), with the stage `rules`.
+fn grokking_ipr_panel(ex: Axis, ie: &[f64], iv: &[f64], rules: Vec<Rule>) -> Panel {
+    let mut p = Panel::new(
+        "IPR (Fourier sparsity of the neurons)",
+        ex,
+        Axis::linear("mean IPR (1 = one frequency)", -0.02, 1.02),
+    );
+    if iv.is_empty() {
+        p.notes.push("no progress.csv: IPR not recorded".into());
+    } else {
+        p.layers
+            .push(Layer::new("IPR", PALETTE[0], Mark::line(pts(ie, iv), 2)).quiet());
+    }
+    p.rules = rules;
+    p
 }
 
 fn grid_layout(n: usize, max_cols: usize) -> (usize, usize) {
@@ -391,87 +403,23 @@ pub fn accuracy_grids(
     let (left, right) = body.split_horizontally(w - 200);
     let panels = left.split_evenly((rows, cols));
     for (g, area) in gs.iter().zip(&panels) {
-        let tag: Vec<String> = st
-            .iter()
-            .filter(|s| s.epoch == Some(g.epoch as f64) && s.boundary != "last_epoch")
-            .map(|s| boundary_name(&s.boundary))
-            .collect();
-        let mut t = format!("epoch {}", g.epoch);
-        if !tag.is_empty() {
-            t += &format!(" ({})", tag.join(", "));
-        }
-        let mut cells = (vec![], vec![]);
-        for i in 0..p * p {
-            let (x, y) = ((i / p) as f64, (i % p) as f64);
-            let cell = (
-                x - 0.5,
-                x + 0.5,
-                y - 0.5,
-                y + 0.5,
-                if g.correct[i] { GOOD } else { BAD },
-            );
-            if g.correct[i] {
-                cells.0.push(cell)
-            } else {
-                cells.1.push(cell)
-            }
-        }
-        let mut pn = Panel::new(
-            t,
-            Axis::integers("x", 0, p - 1).with_ticks(p.min(8)),
-            Axis::integers("y", 0, p - 1).with_ticks(p.min(8)),
-        );
-        pn.grid = false;
-        pn.left = 50;
-        pn.bottom = 44;
-        pn.legend = Legend::None;
-        pn.layers
-            .push(Layer::new("correct", GOOD, Mark::Cells(cells.0)));
-        pn.layers
-            .push(Layer::new("wrong", BAD, Mark::Cells(cells.1)));
+        let mut pn = grid_panel(g, p, &st);
         if let Some(pc) = &pc {
             if pc.p == p {
-                let dots: Vec<(f64, f64)> = (0..p * p)
-                    .filter(|&i| matches!(pc.class[i], Some(0) | Some(1)))
-                    .map(|i| ((i / p) as f64, (i % p) as f64))
-                    .collect();
-                let acc = |sel: &dyn Fn(Option<usize>) -> bool| {
-                    let idx: Vec<usize> = (0..p * p).filter(|&i| sel(pc.class[i])).collect();
-                    if idx.is_empty() {
-                        None
-                    } else {
-                        Some(
-                            idx.iter().filter(|&&i| g.correct[i]).count() as f64 / idx.len() as f64,
-                        )
-                    }
-                };
-                let tr = acc(&|c| matches!(c, Some(0) | Some(1)));
-                let te = acc(&|c| matches!(c, Some(2) | Some(3)));
-                let pct =
-                    |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}%", 100.0 * v));
-                pn.title += &format!(": train {}, test {}", pct(tr), pct(te));
-                pn.layers.push(Layer::new(
-                    "training pair",
-                    BLACK,
-                    Mark::Points {
-                        points: dots,
-                        radius: dot_r,
-                    },
-                ));
+                mark_training_pairs(&mut pn, g, pc, dot_r);
             }
         }
         draw_panel(&c, area, &pn)?;
     }
     // Shared legend in the right column.
-    let mut legend = Panel::new("", Axis::linear("", 0.0, 1.0), Axis::linear("", 0.0, 1.0));
-    legend.swatches = vec![
+    let mut swatches = vec![
         Swatch::square("correct", GOOD),
         Swatch::square("wrong", BAD),
     ];
     if pc.is_some() {
-        legend.swatches.push(Swatch::dot("training pair", BLACK));
+        swatches.push(Swatch::dot("training pair", BLACK));
     }
-    draw_swatch_legend(&c, &right, &legend.swatches);
+    draw_swatch_legend(&c, &right, &swatches);
     let mut sources = vec![grids.to_path_buf()];
     sources.extend(classes.map(Path::to_path_buf));
     sources.extend(stages.map(Path::to_path_buf));
@@ -481,6 +429,80 @@ pub fn accuracy_grids(
         "Which of the p² pairs (x, y) the network classifies correctly at each recorded epoch (blue correct, orange wrong); dots mark the training pairs, so the memorised set and the generalisation to test pairs can be told apart.".into(),
         sources,
     ))
+}
+
+/// The p x p grid `g` of one epoch: correct and wrong cells, titled with the epoch and the stage
+/// boundaries (of `st`) it is.
+fn grid_panel(g: &read::Grid, p: usize, st: &[Stage]) -> Panel {
+    let tag: Vec<String> = st
+        .iter()
+        .filter(|s| s.epoch == Some(g.epoch as f64) && s.boundary != "last_epoch")
+        .map(|s| boundary_name(&s.boundary))
+        .collect();
+    let mut t = format!("epoch {}", g.epoch);
+    if !tag.is_empty() {
+        t += &format!(" ({})", tag.join(", "));
+    }
+    let mut cells = (vec![], vec![]);
+    for i in 0..p * p {
+        let (x, y) = ((i / p) as f64, (i % p) as f64);
+        let cell = (
+            x - 0.5,
+            x + 0.5,
+            y - 0.5,
+            y + 0.5,
+            if g.correct[i] { GOOD } else { BAD },
+        );
+        if g.correct[i] {
+            cells.0.push(cell)
+        } else {
+            cells.1.push(cell)
+        }
+    }
+    let mut pn = Panel::new(
+        t,
+        Axis::integers("x", 0, p - 1).with_ticks(p.min(8)),
+        Axis::integers("y", 0, p - 1).with_ticks(p.min(8)),
+    );
+    pn.grid = false;
+    pn.left = 50;
+    pn.bottom = 44;
+    pn.legend = Legend::None;
+    pn.layers
+        .push(Layer::new("correct", GOOD, Mark::Cells(cells.0)));
+    pn.layers
+        .push(Layer::new("wrong", BAD, Mark::Cells(cells.1)));
+    pn
+}
+
+/// Adds the training pairs of `pc` (classes 0 and 1) to the grid panel `pn` of `g` as dots of
+/// radius `dot_r`, and the train and test accuracy (classes 2 and 3) to its title.
+fn mark_training_pairs(pn: &mut Panel, g: &read::Grid, pc: &read::PairClasses, dot_r: u32) {
+    let p = pc.p;
+    let dots: Vec<(f64, f64)> = (0..p * p)
+        .filter(|&i| matches!(pc.class[i], Some(0) | Some(1)))
+        .map(|i| ((i / p) as f64, (i % p) as f64))
+        .collect();
+    let acc = |sel: &dyn Fn(Option<usize>) -> bool| {
+        let idx: Vec<usize> = (0..p * p).filter(|&i| sel(pc.class[i])).collect();
+        if idx.is_empty() {
+            None
+        } else {
+            Some(idx.iter().filter(|&&i| g.correct[i]).count() as f64 / idx.len() as f64)
+        }
+    };
+    let tr = acc(&|c| matches!(c, Some(0) | Some(1)));
+    let te = acc(&|c| matches!(c, Some(2) | Some(3)));
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}%", 100.0 * v));
+    pn.title += &format!(": train {}, test {}", pct(tr), pct(te));
+    pn.layers.push(Layer::new(
+        "training pair",
+        BLACK,
+        Mark::Points {
+            points: dots,
+            radius: dot_r,
+        },
+    ));
 }
 
 fn draw_swatch_legend(c: &Canvas, area: &Area, swatches: &[Swatch]) {
