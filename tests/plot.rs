@@ -611,6 +611,55 @@ fn single_command_folders_are_recognised() {
     assert_eq!(total(&m, "per frequency", ""), 2);
 }
 
+/// What our own writers leave undefined is drawn around, not refused: an empty cell (an empty
+/// frequency group's moments and magnitudes, a harmonic folding onto the constant term) is a
+/// gap, and a run that recorded no accuracy grid has no grid figure.
+#[test]
+fn undefined_cells_and_unrecorded_grids_are_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = Lcg(11);
+    let an = tmp.path().join("an");
+    analysis(&an, &mut r);
+    // Group k = 2 empty; the r = 5 harmonics undefined.
+    let groups = read(&an.join("frequency_groups.csv")).replace(
+        "\n2,2,0.1,0.05,0.2,0.02,0.03,0.005,0.01,0.04,0.15",
+        "\n2,0,,,,,,,,,",
+    );
+    write(&an.join("frequency_groups.csv"), &groups);
+    let harm: String = read(&an.join("harmonics.csv"))
+        .lines()
+        .map(|l| match l.split(',').collect::<Vec<_>>().as_slice() {
+            [m, layer, ks, "5", _, _] => format!("{m},{layer},{ks},5,,\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    write(&an.join("harmonics.csv"), &harm);
+    plot(&an, &PlotOptions::default()).unwrap();
+    let m = marks(&read(&an.join("figures/frequency_groups.svg")));
+    // K = 2 groups: the empty one has no moment bars (4 moments x 1 group drawn).
+    assert_eq!(
+        m.iter()
+            .filter(|g| g.kind == "bars" && g.series.starts_with("l = "))
+            .map(|g| g.n)
+            .sum::<usize>(),
+        4
+    );
+    let m = marks(&read(&an.join("figures/harmonics.svg")));
+    assert_eq!(total(&m, "", "1/r²"), 4, "the reference curve stays");
+
+    let train = tmp.path().join("train");
+    training_log(&train, &mut r);
+    write(&train.join("accuracy_grids.csv"), "epoch,x,y,correct\n");
+    let rep = plot(&train, &PlotOptions::default()).unwrap();
+    assert!(
+        rep.figures
+            .iter()
+            .all(|f| !f.file.ends_with("accuracy_grids.svg")),
+        "no grid figure without grids"
+    );
+    assert!(!train.join("figures/accuracy_grids.svg").exists());
+}
+
 #[test]
 fn malformed_csv_names_file_and_line_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -202,6 +202,15 @@ fn job(stem: impl Into<String>, draw: impl Fn() -> Result<Figure> + 'static) -> 
     }
 }
 
+/// True when the CSV file at `path` has a row after its header (a file that cannot be read
+/// counts as having rows, so reading it reports the error).
+fn has_data_rows(path: &Path) -> bool {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.lines().skip(1).any(|l| !l.trim().is_empty()),
+        Err(_) => true,
+    }
+}
+
 /// The SVG file stem of a CSV path relative to the folder: `/` -> `_`, `.csv` dropped.
 pub fn stem_of(rel: &str) -> String {
     rel.trim_end_matches(".csv")
@@ -372,7 +381,9 @@ fn train_jobs(dir: &Path, ctx: &str) -> Vec<Job> {
             figures::grokking(&st, &log, pr.as_deref(), &c)
         }));
     }
-    if let Some(g) = opt(f("accuracy_grids.csv")) {
+    // A run records grids only at chosen epochs and stage boundaries: a header-only file
+    // (none recorded) has no figure.
+    if let Some(g) = opt(f("accuracy_grids.csv")).filter(|g| has_data_rows(g)) {
         let (c, s) = (ctx.to_string(), stages.clone());
         let pc = opt(f("pair_classes.csv"));
         jobs.push(job("accuracy_grids", move || {

@@ -142,6 +142,17 @@ impl Table {
             .collect()
     }
 
+    /// A numeric column where an empty cell means "undefined" (an empty frequency group, a
+    /// harmonic that folds onto the constant term): empty cells read as NaN, which the figures
+    /// leave out.
+    pub fn f64s_or_nan(&self, name: &str) -> Result<Vec<f64>> {
+        Ok(self
+            .opt_f64s(name)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    }
+
     /// Column `name` as numbers, `None` for an empty cell.
     pub fn opt_f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
         let c = self.col(name)?;
@@ -594,15 +605,15 @@ pub fn frequency_groups(path: &Path) -> Result<FrequencyGroups> {
         k: t.usizes("k")?,
         neurons: t.usizes("neurons")?,
         moments: [
-            t.f64s("moment_1")?,
-            t.f64s("moment_2")?,
-            t.f64s("moment_3")?,
-            t.f64s("moment_4")?,
+            t.f64s_or_nan("moment_1")?,
+            t.f64s_or_nan("moment_2")?,
+            t.f64s_or_nan("moment_3")?,
+            t.f64s_or_nan("moment_4")?,
         ],
-        a_mean: t.f64s("a_mean")?,
-        a_std: t.f64s("a_std")?,
-        a_min: t.f64s("a_min")?,
-        a_max: t.f64s("a_max")?,
+        a_mean: t.f64s_or_nan("a_mean")?,
+        a_std: t.f64s_or_nan("a_std")?,
+        a_min: t.f64s_or_nan("a_min")?,
+        a_max: t.f64s_or_nan("a_max")?,
     })
 }
 
@@ -671,7 +682,7 @@ pub fn harmonics(path: &Path) -> Result<Harmonics> {
     Ok(Harmonics {
         layer: t.strings("layer")?,
         r: t.usizes("r")?,
-        ratio: t.f64s("ratio")?,
+        ratio: t.f64s_or_nan("ratio")?,
     })
 }
 
