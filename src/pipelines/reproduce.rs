@@ -35,6 +35,7 @@ use crate::formats::killpoint::kill_point;
 use crate::formats::manifest::Manifest;
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::read_weights_any;
+use crate::numerics::limits::check_analysable;
 use crate::pipelines::lottery::run_lottery_command;
 use crate::pipelines::ode::{run_ode_command, ContourGrid, OdeCommand};
 use crate::pipelines::train;
@@ -100,6 +101,8 @@ pub fn parse_moduli(s: &str) -> Result<Vec<usize>> {
     if a > b {
         return Err(bad());
     }
+    // Bounded before the list is built: every modulus is analysed.
+    check_analysable(b)?;
     let ps: Vec<usize> = (a.max(3)..=b).filter(|p| p % 2 == 1).collect();
     if ps.is_empty() {
         return Err(bad());
@@ -219,8 +222,12 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<ReproduceReport> {
         overall,
         multi,
     };
+    // Everything refusable is refused before any work: an odd p >= 3 that can be analysed.
     for &p in &opts.moduli {
         crate::numerics::task::check_modulus(p)?;
+        check_analysable(p)?;
+    }
+    for &p in &opts.moduli {
         reproduce_p(&mut ctx, p)?;
     }
     // The top-level manifest lists every modulus folder present (from any shard).

@@ -9,6 +9,7 @@ use crate::formats::stream::{StreamTable, TableMark};
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::activation::Activation;
+use crate::numerics::limits::check_analysable;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use crate::science::analysis::export::analyze_to_dir;
@@ -98,7 +99,12 @@ impl Recorder {
     /// Starts the recorder for the run `s` describes. When resuming from a checkpoint, the
     /// tables are cut back to it ([`RunStart::keep`]) and the kept log restores which
     /// boundaries were already crossed.
+    ///
+    /// # Errors
+    /// [`crate::Error::TooLarge`] when p is beyond what the stage snapshots can analyse
+    /// ([`check_analysable`]).
     pub fn start(s: &RunStart) -> Result<Self> {
+        check_analysable(s.split.p)?;
         let out = s.out;
         let (progress, _) = StreamTable::create(
             &out.join("progress.csv"),
