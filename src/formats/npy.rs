@@ -5,7 +5,7 @@
 //! Reading checks the header against the file before anything is allocated (see `open_npy`):
 //! a header of at most [`NPY_MAX_HEADER`] bytes, and exactly the data bytes the shape promises;
 //! a matrix has at most [`MAX_WIDTH`] rows and columns and
-//! [`MAX_MATRIX_ELEMENTS`](crate::numerics::limits::MAX_MATRIX_ELEMENTS) elements.
+//! [`MAX_MATRIX_ELEMENTS`] elements.
 
 use crate::error::{Error, Result};
 use crate::formats::atomic::atomic_write;
