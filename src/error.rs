@@ -41,6 +41,18 @@ pub enum Error {
         /// The accepted names.
         expected: String,
     },
+    /// A size beyond a stated limit ([`crate::numerics::limits`], the readers' byte limits).
+    #[error("{what} = {value} is too large: at most {max} ({reason})")]
+    TooLarge {
+        /// What is too large (with the file, when it comes from one).
+        what: String,
+        /// The value found (declared sizes may exceed any machine integer, hence u128).
+        value: u128,
+        /// The largest accepted.
+        max: usize,
+        /// Why the limit is there.
+        reason: String,
+    },
     /// Two inputs whose shapes disagree.
     #[error("{what} has shape {found}, expected {expected}")]
     Shape {
@@ -226,6 +238,34 @@ pub enum PthError {
         needed: usize,
         /// Bytes the storage holds.
         found: usize,
+    },
+    /// A tensor with more elements than its storage entry holds: a broadcast (`expand`, stride
+    /// 0) or overlapping view. Materialising it would let a few bytes of file demand any amount
+    /// of memory, so it is refused.
+    #[error("tensor '{name}' has shape {shape:?} ({numel} elements) but storage '{key}' holds {stored} elements: an expanded (stride 0) or overlapping view; save tensor.contiguous() instead")]
+    ExpandedView {
+        /// The tensor.
+        name: String,
+        /// The storage key.
+        key: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Elements it would materialise.
+        numel: usize,
+        /// Elements the storage entry holds.
+        stored: usize,
+    },
+    /// A tensor whose element count or extent does not fit in 64-bit arithmetic.
+    #[error("tensor '{name}' with shape {shape:?}, stride {stride:?} and storage offset {offset} addresses more than 2^64 elements")]
+    Overflow {
+        /// The tensor.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Its strides.
+        stride: Vec<usize>,
+        /// Its storage offset.
+        offset: usize,
     },
     /// A tensor whose element type is not float32 or float64.
     #[error("tensor '{name}' has dtype {dtype}; expected float32 or float64")]

@@ -47,11 +47,12 @@ fn sweep_writes_every_figure_and_resumes() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("0 units run"), "{stdout}");
     assert_eq!(read_tree(&out), before);
-    // Interrupt: drop an analysis and the end of a training run; a re-run redoes exactly that
-    // and reproduces the same bytes.
+    // Interrupt: drop an analysis and the end of a training run (what a kill before its
+    // manifest leaves); a re-run redoes exactly that and reproduces the same bytes.
     std::fs::remove_file(out.join("p_007/analysis/standard/manifest.csv")).unwrap();
     std::fs::remove_dir_all(out.join("p_005/train/quad_random/final")).unwrap();
     std::fs::remove_file(out.join("p_005/train/quad_random/summary.csv")).unwrap();
+    std::fs::remove_file(out.join("p_005/train/quad_random/manifest.csv")).unwrap();
     let o = reproduce(&out, &["--p-range", "5..7"]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("2 units run"), "{stdout}");

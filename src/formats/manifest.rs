@@ -2,7 +2,7 @@
 //! `file,rows,description`, one row per file or subfolder written.
 
 use crate::error::Result;
-use crate::formats::atomic::atomic_write;
+use crate::formats::atomic::{atomic_write, atomic_write_tagged};
 use std::path::Path;
 
 /// One line of a folder's manifest.
@@ -42,15 +42,23 @@ impl Manifest {
 
     /// Writes `dir/manifest.csv` (atomically), entries sorted by file name.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        atomic_write(&dir.join("manifest.csv"), |w| self.write_csv(w))
+    }
+
+    /// [`Manifest::write`] for a folder other processes may write the manifest of too: through
+    /// the temporary name of `tag` ([`atomic_write_tagged`]).
+    pub fn write_tagged(&self, dir: &Path, tag: &str) -> Result<()> {
+        atomic_write_tagged(&dir.join("manifest.csv"), tag, |w| self.write_csv(w))
+    }
+
+    fn write_csv(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let mut entries = self.entries.clone();
         entries.sort_by(|a, b| a.file.cmp(&b.file));
-        atomic_write(&dir.join("manifest.csv"), |w| {
-            let mut c = csv::Writer::from_writer(w);
-            c.write_record(["file", "rows", "description"])?;
-            for e in &entries {
-                c.write_record([e.file.as_str(), &e.rows.to_string(), e.description.as_str()])?;
-            }
-            c.flush()
-        })
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(["file", "rows", "description"])?;
+        for e in &entries {
+            c.write_record([e.file.as_str(), &e.rows.to_string(), e.description.as_str()])?;
+        }
+        c.flush()
     }
 }

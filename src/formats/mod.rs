@@ -3,7 +3,8 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | [`atomic`] | atomic file writes (temporary file, sync, rename) |
+//! | [`atomic`] | crash-safe writes of files and folders (temporary name, fsync, rename, folder fsync) |
+//! | [`killpoint`] | the `MODADD_KILL_AT` test hook: SIGKILL at a named point of the write path |
 //! | [`table`] | CSV tables and shortest round-trip numbers |
 //! | [`stream`] | tables written row by row during a run and continued on resume |
 //! | [`manifest`] | the `manifest.csv` every output folder gets |
@@ -13,6 +14,7 @@
 //! | [`pth`] | PyTorch `.pth` checkpoints (zip + pickle) |
 
 pub mod atomic;
+pub mod killpoint;
 pub mod manifest;
 pub mod npy;
 pub mod pairs;

@@ -2,17 +2,54 @@
 //! `--pairs` and written as a run's `train_pairs.csv`.
 
 use crate::error::{Error, Result};
+use crate::numerics::limits::at_most;
 use crate::numerics::task::Pair;
+use std::io::Read;
 use std::path::Path;
+
+/// A reader that fails once a line runs past [`PAIRS_MAX_LINE`] bytes, so the CSV reader never
+/// buffers a longer record.
+struct LineGuard<R> {
+    inner: R,
+    /// Bytes since the last newline.
+    run: usize,
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.run = if b == b'\n' { 0 } else { self.run + 1 };
+            if self.run > PAIRS_MAX_LINE {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a line longer than {PAIRS_MAX_LINE} bytes"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Longest line of a pairs file: two numbers below p fit in a dozen bytes; the rest is room
+/// for extra columns (ignored).
+pub const PAIRS_MAX_LINE: usize = 4096;
 
 /// Reads pairs from a CSV file with header `x,y` (extra columns are ignored).
 ///
 /// Errors name the file and the 1-based line of a malformed row; pairs are checked against `p`.
+///
+/// # Limits
+/// At most p^2 rows (there are only p^2 pairs) and lines of at most [`PAIRS_MAX_LINE`] bytes,
+/// both checked while reading, so memory stays within 16 bytes per row plus one line.
 pub fn read_pairs_csv(path: &Path, p: usize) -> Result<Vec<(usize, usize)>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(file);
+        .from_reader(LineGuard {
+            inner: std::io::BufReader::new(file),
+            run: 0,
+        });
     let parse_err = |line: usize, message: String| Error::Parse {
         path: path.to_path_buf(),
         line,
@@ -48,6 +85,12 @@ pub fn read_pairs_csv(path: &Path, p: usize) -> Result<Vec<(usize, usize)>> {
                 )
             })
         };
+        at_most(
+            &format!("{}: rows", path.display()),
+            i + 1,
+            p.saturating_mul(p),
+            "p^2: there are only p^2 pairs (x, y)",
+        )?;
         let (x, y) = (get(cx, "x")?, get(cy, "y")?);
         if x >= p || y >= p {
             return Err(parse_err(

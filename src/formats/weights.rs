@@ -10,6 +10,10 @@
 //! ([`crate::formats::table::fmt_real`]) at the precision it was computed in. Reading parses f64; a
 //! value written from f32 reads back exactly when cast to f32.
 //!
+//! Reading is bounded ([`read_matrix_csv`]): `W_in.csv` at most [`MAX_WIDTH`] rows and [`MAX_P`]
+//! columns, `W_out.csv` the transpose, every matrix at most
+//! [`MAX_MATRIX_ELEMENTS`] elements and [`CSV_BYTES_PER_COLUMN`] bytes per column in a line.
+//!
 //! # Checkpoints
 //! `.npy` files ([`crate::formats::npy`]); the training checkpoints list the files a
 //! checkpoint holds.
@@ -22,9 +26,11 @@ use crate::error::{Error, Result};
 use crate::formats::atomic::atomic_write;
 use crate::formats::npy::read_npy_folder;
 use crate::formats::table::fmt_real;
+use crate::numerics::limits::{at_most, MAX_MATRIX_ELEMENTS, MAX_P, MAX_WIDTH};
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use nalgebra::DMatrix;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// Writes one matrix as CSV (no header), atomically.
@@ -46,56 +52,100 @@ pub fn write_matrix_csv<T: Real>(path: &Path, m: &DMatrix<T>) -> Result<()> {
     })
 }
 
-/// Reads a headerless CSV matrix of f64. Errors name the file and 1-based line.
-pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
+/// Most bytes a line of a weight CSV may take per column: a shortest round-trip f64 takes at
+/// most 24 (`-1.2345678901234567e-308`) and a comma; the rest is room for spaces.
+pub const CSV_BYTES_PER_COLUMN: usize = 64;
+
+/// Reads a headerless CSV matrix of f64 with at most `max_rows` rows, `max_cols` columns and
+/// [`MAX_MATRIX_ELEMENTS`] elements, line by line: a line longer than `max_cols` x
+/// [`CSV_BYTES_PER_COLUMN`] bytes is refused before it is read whole, so memory stays within
+/// about 12 bytes per byte of file. Errors name the file and 1-based line.
+pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<DMatrix<f64>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = std::io::BufReader::new(file);
+    let parse_err = |line: usize, message: String| Error::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let max_line = max_cols
+        .saturating_mul(CSV_BYTES_PER_COLUMN)
+        .saturating_add(2);
+    let mut buf = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let (mut rows, mut cols) = (0usize, None::<usize>);
+    for i in 1.. {
+        buf.clear();
+        let n = (&mut reader)
+            .take(max_line as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > max_line {
+            return Err(parse_err(
+                i,
+                format!(
+                    "line longer than {max_line} bytes ({max_cols} columns of at most \
+                     {CSV_BYTES_PER_COLUMN} bytes)"
+                ),
+            ));
+        }
+        let line = std::str::from_utf8(&buf)
+            .map_err(|_| parse_err(i, "not UTF-8 text".into()))?
+            .trim();
         if line.is_empty() {
             continue;
         }
-        let mut row = Vec::new();
+        rows += 1;
+        at_most(
+            &format!("{}: rows", path.display()),
+            rows,
+            max_rows,
+            "rows of this weight matrix",
+        )?;
+        let mut n_cols = 0;
         for (c, field) in line.split(',').enumerate() {
+            at_most(
+                &format!("{}:{i}: columns", path.display()),
+                c + 1,
+                max_cols,
+                "columns of this weight matrix",
+            )?;
             let f = field.trim();
-            let v: f64 = f.parse().map_err(|_| Error::Parse {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message: format!("column {}: '{f}' is not a number", c + 1),
-            })?;
+            let v: f64 = f
+                .parse()
+                .map_err(|_| parse_err(i, format!("column {}: '{f}' is not a number", c + 1)))?;
             if !v.is_finite() {
-                return Err(Error::Parse {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: format!("column {}: '{f}' is not a finite number", c + 1),
-                });
+                return Err(parse_err(
+                    i,
+                    format!("column {}: '{f}' is not a finite number", c + 1),
+                ));
             }
-            row.push(v);
+            values.push(v);
+            n_cols += 1;
         }
-        if let Some(first) = rows.first() {
-            if first.len() != row.len() {
-                return Err(Error::Parse {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: format!(
-                        "{} columns, but the first row has {}",
-                        row.len(),
-                        first.len()
-                    ),
-                });
+        at_most(
+            &format!("{}: elements", path.display()),
+            values.len(),
+            MAX_MATRIX_ELEMENTS,
+            "elements of one weight matrix",
+        )?;
+        match cols {
+            Some(first) if first != n_cols => {
+                return Err(parse_err(
+                    i,
+                    format!("{n_cols} columns, but the first row has {first}"),
+                ))
             }
+            _ => cols = Some(n_cols),
         }
-        rows.push(row);
     }
-    if rows.is_empty() {
-        return Err(Error::Parse {
-            path: path.to_path_buf(),
-            line: 1,
-            message: "file holds no numbers".into(),
-        });
-    }
-    let (r, c) = (rows.len(), rows[0].len());
-    Ok(DMatrix::from_fn(r, c, |i, j| rows[i][j]))
+    let Some(c) = cols else {
+        return Err(parse_err(1, "file holds no numbers".into()));
+    };
+    Ok(DMatrix::from_row_slice(rows, c, &values))
 }
 
 /// Writes `net` as a weight folder (see module docs).
@@ -119,15 +169,15 @@ pub fn read_weight_folder(dir: &Path) -> Result<Network<f64>> {
             ),
         ));
     }
-    let w_in = read_matrix_csv(&dir.join("W_in.csv"))?;
-    let w_out = read_matrix_csv(&dir.join("W_out.csv"))?;
+    let w_in = read_matrix_csv(&dir.join("W_in.csv"), MAX_WIDTH, MAX_P)?;
+    let (m, p) = w_in.shape();
+    let w_out = read_matrix_csv(&dir.join("W_out.csv"), MAX_P, MAX_WIDTH)?;
     let wy_path = dir.join("W_in_y.csv");
     let w_in_y = if wy_path.exists() {
-        Some(read_matrix_csv(&wy_path)?)
+        Some(read_matrix_csv(&wy_path, MAX_WIDTH, MAX_P)?)
     } else {
         None
     };
-    let (m, p) = w_in.shape();
     if p < 3 || p % 2 == 0 {
         return Err(Error::Shape {
             what: format!("{} (M x p)", dir.join("W_in.csv").display()),

@@ -12,6 +12,7 @@
 //! - Diversified (Proposition 1): see [`Network::diversified`].
 
 use crate::error::{Error, Result};
+use crate::numerics::limits::{check_matrix, check_width};
 use crate::numerics::network::{Network, Tying};
 use crate::numerics::real::Real;
 use crate::numerics::rng::{shuffle, unit_f64, Normals};
@@ -84,9 +85,8 @@ impl<T: Real> Network<T> {
     /// Random initialisation (see module docs for the draw order).
     pub fn init(p: usize, width: usize, init: Init, tying: Tying, seed: u64) -> Result<Network<T>> {
         check_modulus(p)?;
-        if width == 0 {
-            return Err(Error::InvalidWidth { width });
-        }
+        check_width(width)?;
+        check_matrix("W_in", width, p)?;
         let kappa = crate::error::positive("init scale", init.scale())?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let untied = tying == Tying::Untied;

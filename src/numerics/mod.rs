@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`real`] | `Real` (f32/f64) and the strided GEMM |
 //! | [`rng`] | seeded randomness written in this crate (uniform integers, shuffles, normals) |
+//! | [`limits`] | the largest p, M and matrix the crate accepts, and the largest p it analyses |
 //! | [`task`] | tasks (add, sub, linear), the dataset of pairs, seeded and explicit splits |
 //! | [`activation`] | activations sigma(u) and their derivatives |
 //! | [`network`] | the tied and untied two-layer networks |
@@ -18,6 +19,7 @@ pub mod activation;
 pub mod batch;
 pub mod grad;
 pub mod init;
+pub mod limits;
 pub mod loss;
 pub mod network;
 pub mod optim;

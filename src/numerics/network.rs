@@ -22,6 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::numerics::activation::Activation;
+use crate::numerics::limits::{check_matrix, check_width};
 use crate::numerics::real::Real;
 use crate::numerics::task::check_modulus;
 use nalgebra::DMatrix;
@@ -55,9 +56,8 @@ impl<T: Real> Network<T> {
     pub fn new(w_in: DMatrix<T>, w_out: DMatrix<T>, w_in_y: Option<DMatrix<T>>) -> Result<Self> {
         let (m, p) = w_in.shape();
         check_modulus(p)?;
-        if m == 0 {
-            return Err(Error::InvalidWidth { width: 0 });
-        }
+        check_width(m)?;
+        check_matrix("W_in", m, p)?;
         if w_out.shape() != (p, m) {
             return Err(Error::Shape {
                 what: "W_out".into(),

@@ -10,6 +10,7 @@
 //! the test set is then every pair not in that list.
 
 use crate::error::{Error, Result};
+use crate::numerics::limits::{at_most, MAX_P};
 use crate::numerics::rng::shuffle;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -19,13 +20,16 @@ use std::collections::HashSet;
 /// ChaCha stream used for the split permutation.
 pub const SPLIT_STREAM: u64 = 1;
 
-/// Checks that `p` is an odd modulus >= 3.
+/// Checks that `p` is an odd modulus with 3 <= p <= [`MAX_P`].
+///
+/// # Errors
+/// [`Error::InvalidModulus`] for an even p or one below 3, [`Error::TooLarge`] above the limit.
 pub fn check_modulus(p: usize) -> Result<usize> {
-    if p >= 3 && p % 2 == 1 {
-        Ok(p)
-    } else {
-        Err(Error::InvalidModulus { p })
+    if !(p >= 3 && p % 2 == 1) {
+        return Err(Error::InvalidModulus { p });
     }
+    at_most("modulus p", p, MAX_P, "the largest modulus accepted")?;
+    Ok(p)
 }
 
 /// The function of (x, y) the network must learn.

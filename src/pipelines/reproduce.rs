@@ -14,20 +14,28 @@
 //! `OUT/manifest.csv` listing the moduli done.
 //!
 //! # Resuming
-//! Each unit of work writes its folder's `manifest.csv` last (a training run its `final/`
-//! folder), so a unit whose marker exists is finished and skipped on a re-run. An interrupted
-//! training run resumes from its latest checkpoint (bit-identical to an uninterrupted one); any
-//! other interrupted unit is redone. Every file is written atomically, so none is ever left
-//! half-written.
+//! A unit of work counts as done when its folder holds `manifest.csv`, and is then skipped on a
+//! re-run. A training run writes its `manifest.csv` last; every other unit builds its whole
+//! folder under a temporary name and renames it into place
+//! ([`crate::formats::atomic::atomic_dir`]), so the marker exists only when everything the
+//! unit writes is complete. An interrupted training run resumes from its newest usable
+//! checkpoint (bit-identical to an uninterrupted one, [`crate::train::recovery`]); any other
+//! interrupted unit is redone. Before its units, each modulus folder is cleared of temporary
+//! files a killed run left. Every file is written atomically and durably, so none is ever
+//! left half-written, and a re-run after a kill at any moment ends with the files of the run
+//! that was never killed.
 //!
 //! # Sharding
 //! `--shard I/N` (0 <= I < N) keeps the moduli whose position in the sorted range is I mod N,
 //! so N independent processes (a Slurm job array, GNU parallel) cover the range once.
 
 use crate::error::{Error, Result};
+use crate::formats::atomic::{atomic_dir, remove_stale_temps};
+use crate::formats::killpoint::kill_point;
 use crate::formats::manifest::Manifest;
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::read_weights_any;
+use crate::numerics::limits::check_analysable;
 use crate::pipelines::lottery::run_lottery_command;
 use crate::pipelines::ode::{run_ode_command, ContourGrid, OdeCommand};
 use crate::pipelines::plot::{plot, PlotOptions};
@@ -37,7 +45,6 @@ use crate::science::dynamics::lottery::frequency_states;
 use crate::science::dynamics::ode::aligned_blowup_time;
 use crate::science::dynamics::TimeScale;
 use crate::science::fourier::{neuron_features, NetworkSpectra};
-use crate::train::checkpoint::latest_checkpoint;
 use crate::train::config::{BackendKind, TrainConfig, PRESETS};
 use crate::train::driver::{Progress, RunOptions};
 use std::path::{Path, PathBuf};
@@ -95,6 +102,8 @@ pub fn parse_moduli(s: &str) -> Result<Vec<usize>> {
     if a > b {
         return Err(bad());
     }
+    // Bounded before the list is built: every modulus is analysed.
+    check_analysable(b)?;
     let ps: Vec<usize> = (a.max(3)..=b).filter(|p| p % 2 == 1).collect();
     if ps.is_empty() {
         return Err(bad());
@@ -166,6 +175,7 @@ impl Ctx<'_> {
         marker: &Path,
         work: impl FnOnce(&mut Self) -> Result<()>,
     ) -> Result<()> {
+        kill_point("unit");
         if marker.exists() {
             self.report.skipped.push(name);
         } else {
@@ -215,8 +225,12 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<ReproduceReport> {
         overall,
         multi,
     };
+    // Everything refusable is refused before any work: an odd p >= 3 that can be analysed.
     for &p in &opts.moduli {
         crate::numerics::task::check_modulus(p)?;
+        check_analysable(p)?;
+    }
+    for &p in &opts.moduli {
         reproduce_p(&mut ctx, p)?;
     }
     // The top-level manifest lists every modulus folder present (from any shard).
@@ -242,11 +256,24 @@ pub fn reproduce(opts: &ReproduceOptions) -> Result<ReproduceReport> {
             format!("everything for p = {p} (see its figures.csv)"),
         );
     }
-    man.write(&opts.out)?;
+    // Shards may write this file at the same time: each through its own temporary name.
+    man.write_tagged(&opts.out, &shard_tag(&opts.moduli))?;
     if let Some(b) = &ctx.overall {
         b.finish_and_clear();
     }
     Ok(ctx.report)
+}
+
+/// A name for this process's share of a sweep (FNV-1a of its moduli), so that shards writing
+/// the same top-level file use different temporary names.
+fn shard_tag(moduli: &[usize]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &p in moduli {
+        for b in (p as u64).to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("shard{h:016x}")
 }
 
 fn config_for(preset: &str, p: usize, opts: &ReproduceOptions) -> Result<TrainConfig> {
@@ -270,17 +297,21 @@ fn config_for(preset: &str, p: usize, opts: &ReproduceOptions) -> Result<TrainCo
 
 fn reproduce_p(ctx: &mut Ctx, p: usize) -> Result<()> {
     let base = ctx.opts.out.join(format!("p_{p:03}"));
+    // Only this process writes under p_PPP/ (shards split the moduli).
+    remove_stale_temps(&base)?;
     let presets = presets_for(p);
     for preset in &presets {
         let dir = base.join("train").join(preset);
         let cfg = config_for(preset, p, ctx.opts)?;
         ctx.unit(
             format!("p={p} train {preset}"),
-            &dir.join("final/W_out.csv"),
+            &dir.join("manifest.csv"),
             |ctx| {
                 let progress = ctx.opts.progress;
                 let multi = ctx.multi.clone();
-                if dir.join("config.json").exists() && latest_checkpoint(&dir)?.is_some() {
+                // A folder with config.json holds a started run: resume it (it starts over
+                // when no checkpoint is usable).
+                if dir.join("config.json").exists() {
                     train::resume(&dir, None, progress, ctx.opts.backend, multi)?;
                 } else {
                     train::run(
@@ -307,19 +338,19 @@ fn reproduce_p(ctx: &mut Ctx, p: usize) -> Result<()> {
             &dir.join("manifest.csv"),
             |_| {
                 let net = read_weights_any(&run.join("final"))?;
-                analyze_to_dir(&net, act, &dir, true)?;
+                atomic_dir(&dir, |tmp| analyze_to_dir(&net, act, tmp, true))?;
                 Ok(())
             },
         )?;
     }
     let ode = base.join("ode");
     ctx.unit(format!("p={p} ode"), &ode.join("manifest.csv"), |_| {
-        ode_unit(p, &ode)
+        atomic_dir(&ode, |tmp| ode_unit(p, tmp))
     })?;
     let lot = base.join("lottery");
     let qr = base.join("train/quad_random");
     ctx.unit(format!("p={p} lottery"), &lot.join("manifest.csv"), |_| {
-        lottery_unit(&qr, &lot)
+        atomic_dir(&lot, |tmp| lottery_unit(&qr, tmp))
     })?;
     let sf = base.join("single_freq");
     let runs: Vec<(&str, PathBuf)> = ["quad_single_freq", "relu_single_freq"]
@@ -329,7 +360,7 @@ fn reproduce_p(ctx: &mut Ctx, p: usize) -> Result<()> {
     ctx.unit(
         format!("p={p} single_freq"),
         &sf.join("manifest.csv"),
-        |_| single_freq_unit(&runs, &sf),
+        |_| atomic_dir(&sf, |tmp| single_freq_unit(&runs, tmp)),
     )?;
     write_figures(p, &base, ctx.opts.plots)
 }

@@ -3,13 +3,17 @@
 //! beside the log (see [`crate::train::driver`] and [`crate::science::grokking::recorder`]).
 
 use crate::error::Result;
+use crate::numerics::limits::check_analysable;
 use crate::science::grokking::recorder::Recorder;
 use crate::train::config::{BackendKind, TrainConfig};
 use crate::train::driver::{self, Progress, RunOptions, RunSummary};
 use std::path::Path;
 
-/// Trains `config` on `backend` and writes the run folder with the recorder's files.
+/// Trains `config` on `backend` and writes the run folder with the recorder's files. A p whose
+/// stage snapshots could not be analysed ([`check_analysable`]) is refused before the folder is
+/// touched.
 pub fn run(config: &TrainConfig, opts: &RunOptions, backend: BackendKind) -> Result<RunSummary> {
+    check_analysable(config.p)?;
     driver::run(config, opts, backend, Recorder::start)
 }
 

@@ -99,6 +99,7 @@ use crate::error::{Error, Result};
 use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
 use crate::numerics::grad::{evaluate, Workspace};
+use crate::numerics::limits::{check_matrix, check_width};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
@@ -140,9 +141,8 @@ pub struct ClosedFormNeuron {
 /// width N > n are the neurons of width n (a prefix), so widths can be compared on one draw.
 pub fn closed_form_neurons(p: usize, width: usize, seed: u64) -> Result<Vec<ClosedFormNeuron>> {
     check_modulus(p)?;
-    if width == 0 {
-        return Err(Error::InvalidWidth { width });
-    }
+    check_width(width)?;
+    check_matrix("W_in", width, p)?;
     let k_max = (p - 1) / 2;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Ok((0..width)

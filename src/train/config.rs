@@ -7,6 +7,7 @@ use crate::formats::pairs::read_pairs_csv;
 use crate::formats::weights::read_weights_any;
 use crate::numerics::activation::Activation;
 use crate::numerics::init::{reference_width, Init, InitKind};
+use crate::numerics::limits::{check_matrix, check_width};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::{Network, Tying};
 use crate::numerics::optim::{OptimizerConfig, OptimizerKind, Schedule};
@@ -14,6 +15,10 @@ use crate::numerics::real::Real;
 use crate::numerics::task::{check_modulus, Split, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Most bytes of a `config.json`: the fields take under 1 KiB; the rest is room for the list of
+/// grid epochs (about 10 bytes each as written, so 1 MiB holds about 100 000 of them).
+pub const CONFIG_MAX_BYTES: u64 = 1 << 20;
 
 /// Floating-point precision of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -158,9 +163,8 @@ impl TrainConfig {
     /// Checks every field (p odd >= 3, width >= 1, lr finite > 0, weight decay >= 0, ...).
     pub fn validate(&self) -> Result<()> {
         check_modulus(self.p)?;
-        if self.width == 0 {
-            return Err(Error::InvalidWidth { width: 0 });
-        }
+        check_width(self.width)?;
+        check_matrix("the run's W_in", self.width, self.p)?;
         positive("learning rate", self.lr)?;
         positive("init scale", self.init.scale())?;
         self.optimizer.validate()?;
@@ -192,8 +196,21 @@ impl TrainConfig {
         }
     }
 
-    /// Reads a configuration written by [`TrainConfig::write`] (a run's `config.json`).
+    /// Reads a configuration written by [`TrainConfig::write`] (a run's `config.json`), of at
+    /// most [`CONFIG_MAX_BYTES`]; the caller validates it ([`TrainConfig::validate`], which
+    /// bounds p and the width before anything of their size is allocated).
     pub fn read(path: &Path) -> Result<TrainConfig> {
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if len > CONFIG_MAX_BYTES {
+            return Err(Error::TooLarge {
+                what: format!("{}: bytes", path.display()),
+                value: len as u128,
+                max: CONFIG_MAX_BYTES as usize,
+                reason: "a config.json holds a few dozen fields and the grid epochs".into(),
+            });
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::Parse {
             path: path.to_path_buf(),

@@ -6,24 +6,31 @@
 //! # Files
 //! `config.json`, `train_pairs.csv`, `training_log.csv`, `checkpoints/epoch_EEEEEE/`, `final/`
 //! (weight folder), `summary.csv`, whatever the observer writes, and `manifest.csv`. The log is
-//! written to `training_log.csv.partial` as the run goes (flushed at every checkpoint) and
-//! renamed when the run ends, also when it diverges; a diverged run returns
-//! [`Error::Diverged`] after writing everything it has.
+//! written to `training_log.csv.partial` as the run goes and renamed when the run ends, also
+//! when it diverges; a diverged run returns [`Error::Diverged`] after writing everything it has.
+//!
+//! # Surviving a kill
+//! At a checkpoint the driver first makes the log and the observer's tables durable, then
+//! writes the checkpoint (whole, under a temporary name, with the tables' marks); at the end it
+//! writes `manifest.csv` last, so a folder with `manifest.csv` is a finished run. [`resume`]
+//! continues a run killed at any point from the newest checkpoint its tables hold
+//! ([`crate::train::recovery`]) and ends with the files of the run that was never killed.
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::formats::atomic::atomic_write;
+use crate::formats::atomic::{atomic_dir, atomic_write, remove_stale_temps};
+use crate::formats::killpoint::kill_point;
 use crate::formats::manifest::Manifest;
 use crate::formats::pairs::{read_pairs_csv, write_pairs_csv};
-use crate::formats::stream::StreamTable;
+use crate::formats::stream::{Keep, StreamTable, TableMark};
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
-use crate::train::checkpoint::latest_checkpoint;
 use crate::train::config::{BackendKind, Precision, TrainConfig};
 use crate::train::record::{parse_log, EpochRecord, LOG_HEADER};
+use crate::train::recovery::{choose_resume_point, ResumePoint};
 use crate::train::trainer::Trainer;
 use std::path::{Path, PathBuf};
 
@@ -72,18 +79,31 @@ pub struct RunStart<'a> {
     pub split: &'a Split,
     /// The run's configuration.
     pub config: &'a TrainConfig,
-    /// When resuming: the epoch of the checkpoint the run continues after.
-    pub resume_upto: Option<usize>,
+    /// When resuming: the checkpoint the run continues after.
+    pub resume: Option<&'a ResumePoint>,
     /// The log rows kept from before the checkpoint (empty for a new run).
     pub log: &'a [EpochRecord],
+}
+
+impl RunStart<'_> {
+    /// How much of the streamed table `file` (a file name in the run folder) an observer
+    /// keeps: nothing for a new run, what the checkpoint marks for a resumed one.
+    pub fn keep(&self, file: &str) -> Keep<'_> {
+        match self.resume {
+            Some(r) => r.keep(file),
+            None => Keep::Nothing,
+        }
+    }
 }
 
 /// Sees every epoch of a run at the weights its log row describes, and writes what it records.
 pub trait Observer {
     /// Called after epoch `r`'s measurements and before its update.
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, r: &EpochRecord, backend: &B) -> Result<()>;
-    /// Makes what was recorded so far durable (called at every checkpoint).
-    fn flush(&mut self) -> Result<()>;
+    /// Makes what was recorded so far durable (called at every checkpoint, before the
+    /// checkpoint is written) and returns the marks of the observer's streamed tables
+    /// ([`StreamTable::sync`]), which the checkpoint records.
+    fn flush(&mut self) -> Result<Vec<TableMark>>;
     /// Finishes the observer's files from the whole log and lists them in `manifest`.
     fn finish(self, log: &[EpochRecord], manifest: &mut Manifest) -> Result<()>;
 }
@@ -96,8 +116,8 @@ impl Observer for NoObserver {
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, _: &EpochRecord, _: &B) -> Result<()> {
         Ok(())
     }
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
+    fn flush(&mut self) -> Result<Vec<TableMark>> {
+        Ok(Vec::new())
     }
     fn finish(self, _: &[EpochRecord], _: &mut Manifest) -> Result<()> {
         Ok(())
@@ -158,12 +178,19 @@ pub fn run<O: Observer>(
     let initial = config.initial_network::<f64>()?;
     backend.check(config.precision)?;
     prepare_out_dir(&opts.out, opts.force)?;
+    // A run killed before it wrote config.json is started again: clear what it left.
+    remove_stale_temps(&opts.out)?;
     dispatch(config, &split, &initial, opts, backend, None, observe)
 }
 
-/// Resumes the run in `out` from its latest checkpoint, running until the configured number of
-/// epochs (or `epochs` if given), with the observer `observe` builds. Reproduces the
-/// uninterrupted run's files exactly.
+/// Resumes the run in `out`, running until the configured number of epochs (or `epochs` if
+/// given), with the observer `observe` builds: removes what a killed writer left, continues
+/// from the newest checkpoint the run's tables hold (or starts over when there is none), and
+/// reproduces the uninterrupted run's files exactly ([`crate::train::recovery`]).
+///
+/// # Errors
+/// [`Error::Checkpoint`] when the checkpoint does not fit the run's `config.json`; the
+/// readers' errors for a damaged `config.json` or `train_pairs.csv`; the run's own errors.
 pub fn resume<O: Observer>(
     out: &Path,
     epochs: Option<usize>,
@@ -172,7 +199,18 @@ pub fn resume<O: Observer>(
     multi: Option<indicatif::MultiProgress>,
     observe: impl FnOnce(&RunStart) -> Result<O>,
 ) -> Result<RunSummary> {
-    let mut config = TrainConfig::read(&out.join("config.json"))?;
+    let config_path = out.join("config.json");
+    if !config_path.exists() {
+        return Err(Error::io(
+            &config_path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no run to resume here (a run killed before writing config.json has nothing to \
+                 resume: start it again without --resume)",
+            ),
+        ));
+    }
+    let mut config = TrainConfig::read(&config_path)?;
     if let Some(n) = epochs {
         config.epochs = n;
     }
@@ -180,7 +218,13 @@ pub fn resume<O: Observer>(
     // The split is stored with the run, so resuming does not depend on the original pairs file.
     let pairs = read_pairs_csv(&out.join("train_pairs.csv"), config.p)?;
     let split = Split::from_train_pairs(config.p, config.task, &pairs)?;
-    let ckpt = latest_checkpoint(out)?;
+    remove_stale_temps(out)?;
+    let (point, skipped) = choose_resume_point(out, LOG_FILE)?;
+    if progress != Progress::Quiet {
+        for s in &skipped {
+            eprintln!("resume: passing over {}: {}", s.dir.display(), s.reason);
+        }
+    }
     let initial = config.initial_network::<f64>()?;
     let opts = RunOptions {
         out: out.to_path_buf(),
@@ -195,10 +239,13 @@ pub fn resume<O: Observer>(
         &initial,
         &opts,
         backend,
-        ckpt.as_deref(),
+        point.as_ref(),
         observe,
     )
 }
+
+/// The training log's file name in the run folder.
+const LOG_FILE: &str = "training_log.csv";
 
 /// Builds the trainer for the backend and precision and drives it.
 fn dispatch<O: Observer>(
@@ -207,7 +254,7 @@ fn dispatch<O: Observer>(
     initial: &Network<f64>,
     opts: &RunOptions,
     backend: BackendKind,
-    resume_from: Option<&Path>,
+    resume_from: Option<&ResumePoint>,
     observe: impl FnOnce(&RunStart) -> Result<O>,
 ) -> Result<RunSummary> {
     match (backend, config.precision) {
@@ -226,29 +273,32 @@ fn dispatch<O: Observer>(
     }
 }
 
-/// Prepares the folder of a new run (`config.json`, `train_pairs.csv`) or restores a resumed
-/// one from its checkpoint, then opens the log (keeping the rows up to the checkpoint). Returns
-/// the log, its kept rows and the checkpoint's epoch.
+/// Prepares the folder of a new run (`train_pairs.csv`, then `config.json`, which marks the
+/// folder as a run) or restores a resumed one from its checkpoint, then opens the log (cut
+/// back to the checkpoint). Returns the log and its kept rows.
 fn open_run<T: Real, B: Backend<T>>(
     t: &mut Trainer<T, B>,
     split: &Split,
     out: &Path,
-    resume_from: Option<&Path>,
-) -> Result<(StreamTable, Vec<EpochRecord>, Option<usize>)> {
-    let resume_upto = match resume_from {
-        Some(ck) => Some(t.load_checkpoint(ck)?),
+    resume_from: Option<&ResumePoint>,
+) -> Result<(StreamTable, Vec<EpochRecord>)> {
+    let keep = match resume_from {
+        Some(point) => {
+            t.load_checkpoint(&point.dir)?;
+            point.keep(LOG_FILE)
+        }
         None => {
-            t.config.write(&out.join("config.json"))?;
             atomic_write(&out.join("train_pairs.csv"), |w| {
                 write_pairs_csv(w, &split.train)
             })?;
-            None
+            t.config.write(&out.join("config.json"))?;
+            Keep::Nothing
         }
     };
-    let log_path = out.join("training_log.csv");
-    let (log, kept) = StreamTable::create(&log_path, &LOG_HEADER, resume_upto)?;
+    let log_path = out.join(LOG_FILE);
+    let (log, kept) = StreamTable::create(&log_path, &LOG_HEADER, keep)?;
     let records = parse_log(&log_path, &kept)?;
-    if let Some(e) = resume_upto {
+    if let Some(e) = resume_from.map(ResumePoint::epoch) {
         if records.len() != e + 1 {
             return Err(Error::Checkpoint {
                 path: log_path,
@@ -260,7 +310,7 @@ fn open_run<T: Real, B: Backend<T>>(
         }
         t.replay(&records);
     }
-    Ok((log, records, resume_upto))
+    Ok((log, records))
 }
 
 /// Progress output: a bar on a terminal, or a plain line every tenth of the run.
@@ -362,31 +412,36 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
     mut t: Trainer<T, B>,
     split: &Split,
     opts: &RunOptions,
-    resume_from: Option<&Path>,
+    resume_from: Option<&ResumePoint>,
     observe: impl FnOnce(&RunStart) -> Result<O>,
 ) -> Result<RunSummary> {
     let out = &opts.out;
     let cfg = t.config.clone();
-    let (mut log, mut records, resume_upto) = open_run(&mut t, split, out, resume_from)?;
+    let (mut log, mut records) = open_run(&mut t, split, out, resume_from)?;
     let mut observer = observe(&RunStart {
         out,
         split,
         config: &cfg,
-        resume_upto,
+        resume: resume_from,
         log: &records,
     })?;
     let total = cfg.epochs;
     let reporter = Reporter::new(opts, total, t.epoch);
     let mut diverged = None;
     while t.epoch < total {
+        kill_point("epoch");
         match t.next_epoch_with(|r, b| observer.on_epoch(r, b)) {
             Ok(r) => {
                 log.write(&r.fields())?;
                 records.push(r);
                 if cfg.checkpoint_every > 0 && r.epoch % cfg.checkpoint_every == 0 {
-                    t.write_checkpoint(&out.join(format!("checkpoints/epoch_{:06}", r.epoch)))?;
-                    log.flush()?;
-                    observer.flush()?;
+                    // Tables first: a checkpoint is never newer than what they hold.
+                    let mut marks = vec![log.sync()?];
+                    marks.extend(observer.flush()?);
+                    kill_point("checkpoint.tables");
+                    let dir = out.join(format!("checkpoints/epoch_{:06}", r.epoch));
+                    t.write_checkpoint(&dir, &marks)?;
+                    kill_point("checkpoint.done");
                 }
                 reporter.epoch(&r, t.epoch);
                 if t.finished() {
@@ -433,7 +488,8 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
 
 /// Ends a run's folder: the log renamed into place, the observer's files, the manifest entry
 /// of the checkpoints (the epochs written, without a diverged one), and for a run that did not
-/// diverge the final weights and summary; then `manifest.csv`.
+/// diverge the final weights and summary; then `manifest.csv`, last, so that it marks a
+/// finished run.
 #[allow(clippy::too_many_arguments)]
 fn finish_run<T: Real, B: Backend<T>, O: Observer>(
     t: &mut Trainer<T, B>,
@@ -458,7 +514,9 @@ fn finish_run<T: Real, B: Backend<T>, O: Observer>(
         log.finish()?,
         "per-epoch metrics measured before each update",
     );
+    kill_point("finish");
     observer.finish(records, &mut manifest)?;
+    kill_point("finish");
     if cfg.checkpoint_every > 0 {
         let n = records
             .iter()
@@ -473,6 +531,7 @@ fn finish_run<T: Real, B: Backend<T>, O: Observer>(
     if diverged_at.is_none() {
         write_final(t, out, records, plateau_stopped, &mut manifest)?;
     }
+    kill_point("finish");
     manifest.write(out)
 }
 
@@ -487,7 +546,8 @@ fn write_final<T: Real, B: Backend<T>>(
     manifest: &mut Manifest,
 ) -> Result<()> {
     let net = t.backend.network();
-    write_weight_folder(&out.join("final"), &net)?;
+    atomic_dir(&out.join("final"), |tmp| write_weight_folder(tmp, &net))?;
+    kill_point("finish");
     manifest.add(
         "final",
         net.width(),

@@ -7,7 +7,8 @@
 //! | [`record`] | one row of the training log |
 //! | [`plateau`] | the plateau stop |
 //! | [`trainer`] | the [`Trainer`](trainer::Trainer): one epoch at a time |
-//! | [`checkpoint`] | writing, finding and loading checkpoints |
+//! | [`checkpoint`] | writing, finding, validating and loading checkpoints |
+//! | [`recovery`] | where a killed run resumes: the newest checkpoint its tables hold |
 //! | [`driver`] | the run/resume driver, its [`Observer`](driver::Observer) and progress output |
 //!
 //! # Epochs
@@ -20,12 +21,13 @@
 //! After the update of epoch e, when e >= 10000 and e is a multiple of 1000: stop if, over the
 //! logged epochs e-999..=e, (max - min) < 1e-3 for both losses and < 0.005 for both accuracies.
 //!
-//! # Checkpoints
-//! See [`checkpoint`].
+//! # Checkpoints and recovery
+//! See [`checkpoint`] and [`recovery`].
 
 pub mod checkpoint;
 pub mod config;
 pub mod driver;
 pub mod plateau;
 pub mod record;
+pub mod recovery;
 pub mod trainer;

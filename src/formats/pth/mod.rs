@@ -31,6 +31,7 @@
 pub mod pickle;
 
 use crate::error::{Error, PthError, Result};
+use crate::numerics::limits::check_matrix;
 use crate::numerics::network::Network;
 use nalgebra::DMatrix;
 use pickle::Value;
@@ -126,6 +127,10 @@ pub struct PthArchive<R: Read + Seek = std::io::BufReader<std::fs::File>> {
     big_endian: bool,
     root: Value,
     cache: HashMap<String, Vec<u8>>,
+    /// Length of the whole file: no stored entry can hold more bytes than this.
+    file_len: u64,
+    /// Elements of all tensors read so far (at most `file_len`).
+    materialised: usize,
 }
 
 /// Magic bytes at the start of a zip archive (a local file header).
@@ -149,7 +154,11 @@ impl PthArchive {
 impl<R: Read + Seek> PthArchive<R> {
     /// Opens a checkpoint from any seekable reader; `head` is its first bytes (up to 4), used to
     /// tell a non-zip file from a damaged zip; `path` names it in errors.
-    pub fn from_reader(path: &Path, head: &[u8], reader: R) -> Result<Self> {
+    pub fn from_reader(path: &Path, head: &[u8], mut reader: R) -> Result<Self> {
+        let file_len = reader
+            .seek(std::io::SeekFrom::End(0))
+            .and_then(|n| reader.seek(std::io::SeekFrom::Start(0)).map(|_| n))
+            .map_err(|e| Error::io(path, e))?;
         let fail = |e: PthError| Error::Pth {
             path: path.to_path_buf(),
             source: e,
@@ -179,7 +188,7 @@ impl<R: Read + Seek> PthArchive<R> {
                 fail(PthError::MissingPickle { entries })
             })?;
         let prefix = pkl[..pkl.len() - "data.pkl".len()].to_string();
-        let bytes = read_entry(&mut zip, &pkl).map_err(|reason| {
+        let bytes = read_entry(&mut zip, &pkl, file_len).map_err(|reason| {
             fail(PthError::Storage {
                 entry: pkl.clone(),
                 reason,
@@ -188,7 +197,7 @@ impl<R: Read + Seek> PthArchive<R> {
         let root = pickle::unpickle(&bytes).map_err(|e| fail(e.into()))?;
         let bo = format!("{prefix}byteorder");
         let big_endian = if names.contains(&bo) {
-            let b = read_entry(&mut zip, &bo).map_err(|reason| {
+            let b = read_entry(&mut zip, &bo, file_len).map_err(|reason| {
                 fail(PthError::Storage {
                     entry: bo.clone(),
                     reason,
@@ -213,6 +222,8 @@ impl<R: Read + Seek> PthArchive<R> {
             big_endian,
             root,
             cache: HashMap::new(),
+            file_len,
+            materialised: 0,
         })
     }
 
@@ -269,10 +280,75 @@ impl<R: Read + Seek> PthArchive<R> {
                 t.stride.len()
             ))));
         }
-        let count: usize = t.shape.iter().product();
         let entry = format!("{}data/{}", self.prefix, t.key);
+        // Elements present: the entry's size (checked against the file by entry_size) and the
+        // pickle's declared storage size, whichever is smaller.
+        let entry_bytes = match self.cache.get(&entry) {
+            Some(b) => b.len() as u64,
+            None => entry_size(&mut self.zip, &entry, self.file_len).map_err(|reason| {
+                self.fail(PthError::Storage {
+                    entry: entry.clone(),
+                    reason,
+                })
+            })?,
+        };
+        let stored = usize::try_from(entry_bytes / size as u64)
+            .unwrap_or(usize::MAX)
+            .min(t.storage_len);
+        let count = t.shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n));
+        // Last storage element the view reaches (None: beyond usize, so beyond any storage).
+        let last = if count == Some(0) {
+            Some(0)
+        } else {
+            t.shape
+                .iter()
+                .zip(&t.stride)
+                .try_fold(t.offset, |acc, (&n, &s)| {
+                    (n - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
+                })
+        };
+        let needed = last
+            .and_then(|l| l.checked_add(1))
+            .and_then(|l| l.checked_mul(size));
+        let (Some(count), Some(needed)) = (count, needed) else {
+            return Err(self.fail(PthError::Overflow {
+                name: name.into(),
+                shape: t.shape.clone(),
+                stride: t.stride.clone(),
+                offset: t.offset,
+            }));
+        };
+        if count > 0 && needed > stored * size {
+            return Err(self.fail(PthError::StorageTooShort {
+                name: name.into(),
+                key: t.key.clone(),
+                needed,
+                found: stored * size,
+            }));
+        }
+        if count > stored {
+            return Err(self.fail(PthError::ExpandedView {
+                name: name.into(),
+                key: t.key.clone(),
+                shape: t.shape.clone(),
+                numel: count,
+                stored,
+            }));
+        }
+        // No amplification: every element produced is backed by one stored element, and all
+        // tensors read together produce at most one element per byte of the file (a stored
+        // element takes 4 or 8), so what is allocated below is bounded by the file's size even
+        // when many tensors view one storage.
+        let total = self.materialised.saturating_add(count);
+        if total as u64 > self.file_len {
+            return Err(self.fail(PthError::Structure(format!(
+                "tensor '{name}': the tensors read so far would hold {total} elements, more than \
+                 the file's {} bytes can store (views sharing one storage many times)",
+                self.file_len
+            ))));
+        }
         if !self.cache.contains_key(&entry) {
-            let b = read_entry(&mut self.zip, &entry).map_err(|reason| {
+            let b = read_entry(&mut self.zip, &entry, self.file_len).map_err(|reason| {
                 self.fail(PthError::Storage {
                     entry: entry.clone(),
                     reason,
@@ -283,25 +359,6 @@ impl<R: Read + Seek> PthArchive<R> {
         let bytes = &self.cache[&entry];
         let mut data = Vec::with_capacity(count);
         if count > 0 {
-            // Last element index reached, checked against the bytes actually stored.
-            let last = t.offset
-                + t.shape
-                    .iter()
-                    .zip(&t.stride)
-                    .map(|(&n, &s)| (n - 1) * s)
-                    .sum::<usize>();
-            let needed = (last + 1) * size;
-            if needed > bytes.len() || last >= t.storage_len {
-                return Err(Error::Pth {
-                    path: self.path.clone(),
-                    source: PthError::StorageTooShort {
-                        name: name.into(),
-                        key: t.key.clone(),
-                        needed,
-                        found: bytes.len().min(t.storage_len * size),
-                    },
-                });
-            }
             let mut idx = vec![0usize; t.shape.len()];
             for _ in 0..count {
                 let e = t.offset + idx.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
@@ -317,6 +374,7 @@ impl<R: Read + Seek> PthArchive<R> {
                 }
             }
         }
+        self.materialised = total;
         Ok(Tensor {
             shape: t.shape.clone(),
             dtype: t.dtype.clone(),
@@ -336,54 +394,68 @@ impl<R: Read + Seek> PthArchive<R> {
     }
 
     /// Extracts the network: `W_in` [M, p], `W_out` [p, M] and, when present, `W_in_y` [M, p]
-    /// (untied model), each under the name `mlp.<X>` or `<X>`.
+    /// (untied model), each under the name `mlp.<X>` or `<X>`. The shapes are checked against
+    /// each other and against [`crate::numerics::limits`] before any tensor is read.
     pub fn network(&mut self) -> Result<Network<f64>> {
         let refs = self.state_dict()?;
-        let names: Vec<String> = refs.iter().map(|(n, _)| n.clone()).collect();
-        let find = |this: &mut Self, base: &str, required: bool| -> Result<Option<Tensor>> {
-            let tried = vec![format!("mlp.{base}"), base.to_string()];
-            match tried.iter().find_map(|t| refs.iter().find(|(n, _)| n == t)) {
-                Some((n, r)) => Ok(Some(this.read_tensor(n, r)?)),
-                None if required => Err(this.fail(PthError::MissingTensor {
-                    tried,
-                    found: names.clone(),
-                })),
-                None => Ok(None),
-            }
+        let find = |base: &str| {
+            let tried = [format!("mlp.{base}"), base.to_string()];
+            let found = tried
+                .iter()
+                .find_map(|t| refs.iter().find(|(n, _)| n == t).cloned());
+            (found, tried.to_vec())
         };
-        let w_in = find(self, "W_in", true)?.unwrap();
-        let w_out = find(self, "W_out", true)?.unwrap();
-        let w_in_y = find(self, "W_in_y", false)?;
-        let (m, p) = match w_in.shape[..] {
+        let required = |this: &Self, base: &str| match find(base) {
+            (Some(f), _) => Ok(f),
+            (None, tried) => Err(this.fail(PthError::MissingTensor {
+                tried,
+                found: refs.iter().map(|(n, _)| n.clone()).collect(),
+            })),
+        };
+        let (n_in, r_in) = required(self, "W_in")?;
+        let (n_out, r_out) = required(self, "W_out")?;
+        let y = find("W_in_y").0;
+        let (m, p) = match r_in.shape[..] {
             [m, p] if m >= 1 && p >= 3 && p % 2 == 1 => (m, p),
             _ => {
                 return Err(self.fail(PthError::WrongShape {
                     name: "W_in".into(),
-                    found: w_in.shape.clone(),
+                    found: r_in.shape.clone(),
                     expected: "[M, p] with M >= 1 and p odd >= 3".into(),
                 }))
             }
         };
-        if w_out.shape != [p, m] {
+        check_matrix(
+            &format!("{}: tensor '{n_in}' [M, p]", self.path.display()),
+            m,
+            p,
+        )?;
+        if r_out.shape != [p, m] {
             return Err(self.fail(PthError::WrongShape {
                 name: "W_out".into(),
-                found: w_out.shape.clone(),
+                found: r_out.shape.clone(),
                 expected: format!("[{p}, {m}] ([p, M], from W_in's [{m}, {p}])"),
             }));
         }
-        if let Some(wy) = &w_in_y {
-            if wy.shape != [m, p] {
+        if let Some((_, r)) = &y {
+            if r.shape != [m, p] {
                 return Err(self.fail(PthError::WrongShape {
                     name: "W_in_y".into(),
-                    found: wy.shape.clone(),
+                    found: r.shape.clone(),
                     expected: format!("[{m}, {p}] (the shape of W_in)"),
                 }));
             }
         }
+        let w_in = self.read_tensor(&n_in, &r_in)?;
+        let w_out = self.read_tensor(&n_out, &r_out)?;
+        let w_in_y = match &y {
+            Some((n, r)) => Some(self.read_tensor(n, r)?),
+            None => None,
+        };
         Network::new(
-            w_in.to_matrix().unwrap(),
-            w_out.to_matrix().unwrap(),
-            w_in_y.map(|t| t.to_matrix().unwrap()),
+            w_in.to_matrix().expect("2-d, checked above"),
+            w_out.to_matrix().expect("2-d, checked above"),
+            w_in_y.map(|t| t.to_matrix().expect("2-d, checked above")),
         )
     }
 }
@@ -419,13 +491,38 @@ fn describe_head(head: &[u8]) -> String {
     }
 }
 
+/// The size of entry `name`, refusing a stored entry whose declared size disagrees with the
+/// bytes it occupies or exceeds the file (a compressed entry is refused by the zip reader: the
+/// crate is built without compression support, and torch.save stores every entry).
+fn entry_size<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    file_len: u64,
+) -> std::result::Result<u64, String> {
+    let f = zip.by_name(name).map_err(|e| e.to_string())?;
+    let (size, stored) = (f.size(), f.compressed_size());
+    if size != stored || size > file_len {
+        return Err(format!(
+            "declares {size} bytes but occupies {stored} of a {file_len}-byte file"
+        ));
+    }
+    Ok(size)
+}
+
 fn read_entry<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,
+    file_len: u64,
 ) -> std::result::Result<Vec<u8>, String> {
-    let mut f = zip.by_name(name).map_err(|e| e.to_string())?;
-    let mut buf = Vec::with_capacity(f.size() as usize);
-    f.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let size = entry_size(zip, name, file_len)?;
+    let f = zip.by_name(name).map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(size as usize);
+    f.take(size)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 != size {
+        return Err(format!("holds {} of its {size} bytes", buf.len()));
+    }
     Ok(buf)
 }
 

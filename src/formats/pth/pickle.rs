@@ -28,14 +28,43 @@
 //! by every later `BINGET`. The machine keeps containers in an arena and the memo holds handles,
 //! so the same holds here. The returned tree is a copy: an object referenced twice appears
 //! twice. A self-referencing pickle (a cycle) is an error, as is one that would expand to more
-//! than [`MAX_VALUES`] values.
+//! than [`tree_budget`] bytes.
+//!
+//! # Limits
+//! Everything the machine allocates is bounded by the bytes of the pickle: a length field is
+//! checked against the bytes left before anything is read; the returned tree (and every copy of
+//! a shared string the machine makes while running) may take at most [`tree_budget`] bytes,
+//! [`TREE_BYTES_BASE`] plus [`TREE_BYTES_PER_PICKLE_BYTE`] per byte of pickle, counted in bytes
+//! and not in values, so sharing one long string many times is caught as surely as sharing one
+//! container; nesting is at most [`MAX_DEPTH`] levels.
 
 use crate::error::PickleError;
 use std::collections::HashMap;
 
-/// Most values the returned tree may hold (guards against a small pickle that shares one
-/// container exponentially often).
-pub const MAX_VALUES: usize = 1 << 26;
+/// Bytes the returned tree (and the strings the machine copies while running) may take, besides
+/// [`TREE_BYTES_PER_PICKLE_BYTE`] per byte of pickle: a pickle that shares nothing resolves to
+/// well under that (a value slot is 32 bytes and every value costs at least one pickle byte),
+/// one that shares a container or a string thousands of times does not.
+pub const TREE_BYTES_BASE: usize = 16 << 20;
+
+/// See [`TREE_BYTES_BASE`].
+pub const TREE_BYTES_PER_PICKLE_BYTE: usize = 64;
+
+/// The byte budget for a pickle of `len` bytes.
+pub fn tree_budget(len: usize) -> usize {
+    TREE_BYTES_BASE.saturating_add(len.saturating_mul(TREE_BYTES_PER_PICKLE_BYTE))
+}
+
+/// Bytes a value costs in the tree: its slot, plus what it owns on the heap outside slots.
+fn cost(v: &Value) -> usize {
+    std::mem::size_of::<Value>()
+        + match v {
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Global { module, name } => module.len() + name.len(),
+            _ => 0,
+        }
+}
 
 /// Deepest nesting of the returned tree.
 pub const MAX_DEPTH: usize = 1000;
@@ -198,7 +227,7 @@ pub fn opcode_name(op: u8) -> &'static str {
 ///
 /// # Errors
 /// [`PickleError`] for an unsupported opcode, truncated data, a malformed stack, an int beyond
-/// 64 bits, a cycle, or a tree beyond [`MAX_VALUES`] / [`MAX_DEPTH`].
+/// 64 bits, a cycle, or a tree beyond [`tree_budget`] bytes / [`MAX_DEPTH`] levels.
 pub fn unpickle(data: &[u8]) -> Result<Value, PickleError> {
     let mut vm = Vm {
         data,
@@ -209,9 +238,10 @@ pub fn unpickle(data: &[u8]) -> Result<Value, PickleError> {
         marks: Vec::new(),
         memo: HashMap::new(),
         heap: Vec::new(),
+        budget: tree_budget(data.len()),
     };
     let top = vm.run()?;
-    let mut budget = MAX_VALUES;
+    let mut budget = vm.budget;
     vm.resolve(&top, 0, &mut budget)
 }
 
@@ -245,6 +275,8 @@ struct Vm<'a> {
     marks: Vec<usize>,
     memo: HashMap<u32, Item>,
     heap: Vec<Node>,
+    /// Bytes left for copies (see [`tree_budget`]).
+    budget: usize,
 }
 
 impl<'a> Vm<'a> {
@@ -314,6 +346,21 @@ impl<'a> Vm<'a> {
 
     fn utf8(&self, b: &[u8]) -> Result<String, PickleError> {
         String::from_utf8(b.to_vec()).map_err(|e| self.err(format!("string is not UTF-8: {e}")))
+    }
+
+    /// Charges a copy of item `it` (a BINGET or DUP of a str copies it) to the budget.
+    fn charge_copy(&mut self, it: &Item) -> Result<(), PickleError> {
+        let c = match it {
+            Item::Leaf(v) => cost(v),
+            Item::Node(_) => std::mem::size_of::<Item>(),
+        };
+        match self.budget.checked_sub(c) {
+            Some(b) => {
+                self.budget = b;
+                Ok(())
+            }
+            None => Err(self.err("copies of shared strings exceed the size budget")),
+        }
     }
 
     fn push_node(&mut self, n: Node) {
@@ -451,6 +498,7 @@ impl<'a> Vm<'a> {
                 }
                 b'2' => {
                     let t = self.top()?.clone();
+                    self.charge_copy(&t)?;
                     self.stack.push(t);
                 }
                 b'N' => self.stack.push(Item::Leaf(Value::None)),
@@ -637,6 +685,7 @@ impl<'a> Vm<'a> {
                         .get(&key)
                         .cloned()
                         .ok_or_else(|| self.err(format!("memo key {key} was never stored")))?;
+                    self.charge_copy(&v)?;
                     self.stack.push(v);
                 }
                 _ => return Err(self.err(
@@ -658,12 +707,18 @@ impl<'a> Vm<'a> {
                 "object nesting deeper than {MAX_DEPTH} (or a self-referencing object)"
             )));
         }
-        if *budget == 0 {
-            return Err(fail(format!(
-                "object expands to more than {MAX_VALUES} values"
-            )));
-        }
-        *budget -= 1;
+        let c = match it {
+            Item::Leaf(v) => cost(v),
+            Item::Node(_) => std::mem::size_of::<Value>(),
+        };
+        *budget = budget.checked_sub(c).ok_or_else(|| {
+            fail(format!(
+                "object expands to more than {} bytes ({} MiB plus {} per byte of pickle)",
+                tree_budget(self.data.len()),
+                TREE_BYTES_BASE >> 20,
+                TREE_BYTES_PER_PICKLE_BYTE
+            ))
+        })?;
         let i = match it {
             Item::Leaf(v) => return Ok(v.clone()),
             Item::Node(i) => *i,

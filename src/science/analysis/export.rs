@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::formats::manifest::Manifest;
 use crate::formats::table::{fmt_f64, write_table};
 use crate::numerics::activation::Activation;
+use crate::numerics::limits::check_analysable;
 use crate::numerics::network::Network;
 use crate::numerics::task::Task;
 use crate::science::analysis::analyze_task;
@@ -339,6 +340,7 @@ pub fn analyze_task_to_dir(
     out: &Path,
     force: bool,
 ) -> Result<Summary> {
+    check_analysable(net.p)?;
     let marker = out.join(MARKER);
     if marker.exists() && !force {
         return Err(Error::OutputExists {

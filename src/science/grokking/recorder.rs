@@ -3,11 +3,13 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::formats::atomic::atomic_dir;
 use crate::formats::manifest::Manifest;
-use crate::formats::stream::StreamTable;
+use crate::formats::stream::{StreamTable, TableMark};
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::activation::Activation;
+use crate::numerics::limits::check_analysable;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use crate::science::analysis::export::analyze_to_dir;
@@ -94,15 +96,26 @@ pub struct Recorder {
 pub const GRID_HEADER: [&str; 4] = ["epoch", "x", "y", "correct"];
 
 impl Recorder {
-    /// Starts the recorder for the run `s` describes. When resuming after the checkpoint of
-    /// epoch `s.resume_upto`, rows up to it are kept and the kept log restores which boundaries
-    /// were already crossed.
+    /// Starts the recorder for the run `s` describes. When resuming from a checkpoint, the
+    /// tables are cut back to it ([`RunStart::keep`]) and the kept log restores which
+    /// boundaries were already crossed.
+    ///
+    /// # Errors
+    /// [`crate::Error::TooLarge`] when p is beyond what the stage snapshots can analyse
+    /// ([`check_analysable`]).
     pub fn start(s: &RunStart) -> Result<Self> {
+        check_analysable(s.split.p)?;
         let out = s.out;
-        let (progress, _) =
-            StreamTable::create(&out.join("progress.csv"), &PROGRESS_HEADER, s.resume_upto)?;
-        let (grids, _) =
-            StreamTable::create(&out.join("accuracy_grids.csv"), &GRID_HEADER, s.resume_upto)?;
+        let (progress, _) = StreamTable::create(
+            &out.join("progress.csv"),
+            &PROGRESS_HEADER,
+            s.keep("progress.csv"),
+        )?;
+        let (grids, _) = StreamTable::create(
+            &out.join("accuracy_grids.csv"),
+            &GRID_HEADER,
+            s.keep("accuracy_grids.csv"),
+        )?;
         let st = detect_stages(s.log);
         let cfg = &s.config.record;
         Ok(Recorder {
@@ -152,18 +165,20 @@ impl Recorder {
         Ok(())
     }
 
-    /// Writes `stages/<name>/`: the weights, their full analysis and the epoch.
+    /// Writes `stages/<name>/` (whole, [`atomic_dir`]): the weights, their full analysis and
+    /// the epoch.
     fn write_stage<T: Real>(&self, name: &str, epoch: usize, net: &Network<T>) -> Result<()> {
-        let dir = self.out.join("stages").join(name);
-        write_weight_folder(&dir, net)?;
-        // The decoded Fourier weights: the full analysis (neurons.csv, spectrum.csv, ...).
-        analyze_to_dir(&net.cast(), self.activation, &dir.join("analysis"), true)?;
-        write_table(
-            &dir.join("epoch.csv"),
-            &["epoch"],
-            &[vec![epoch.to_string()]],
-        )?;
-        Ok(())
+        atomic_dir(&self.out.join("stages").join(name), |dir| {
+            write_weight_folder(dir, net)?;
+            // The decoded Fourier weights: the full analysis (neurons.csv, spectrum.csv, ...).
+            analyze_to_dir(&net.cast(), self.activation, &dir.join("analysis"), true)?;
+            write_table(
+                &dir.join("epoch.csv"),
+                &["epoch"],
+                &[vec![epoch.to_string()]],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -198,10 +213,10 @@ impl Observer for Recorder {
         Ok(())
     }
 
-    /// Makes the rows written so far durable (called at checkpoints).
-    fn flush(&mut self) -> Result<()> {
-        self.progress.flush()?;
-        self.grids.flush()
+    /// Makes the rows written so far durable (called at checkpoints) and returns the tables'
+    /// marks.
+    fn flush(&mut self) -> Result<Vec<TableMark>> {
+        Ok(vec![self.progress.sync()?, self.grids.sync()?])
     }
 
     /// Finishes the tables and writes `pair_classes.csv` and `stages.csv` from the full log.
