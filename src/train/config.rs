@@ -250,10 +250,10 @@ impl TrainConfig {
 /// Which backend runs the training steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum BackendKind {
-    /// [`CpuBackend`](crate::backend::CpuBackend), f32 or f64.
+    /// [`CpuBackend`](crate::backend::cpu::CpuBackend), f32 or f64.
     #[default]
     Cpu,
-    /// [`CudaBackend`](crate::backend::CudaBackend) (feature `cuda`), f32 only.
+    /// [`CudaBackend`](crate::backend::cuda::CudaBackend) (feature `cuda`), f32 only.
     Cuda,
 }
 

@@ -25,7 +25,7 @@ pub enum KernelBuffer {
     Partial,
     /// Per-epoch statistics (f64, SLOT x STATS_BATCH).
     Stats,
-    /// Split-K partial products (f32, [`Layout::split_len`](super::Layout::split_len)).
+    /// Split-K partial products (f32, [`Layout::split_len`](super::layout::Layout::split_len)).
     SplitK,
 }
 

@@ -20,7 +20,7 @@ pub const SLOT: usize = 8;
 /// Epochs whose statistics are gathered on the device before one copy to the host.
 pub const STATS_BATCH: usize = 1024;
 
-/// The measurements of one epoch taken by [`CudaBackend::run_epochs`].
+/// The measurements of one epoch taken by [`CudaBackend::run_epochs`](super::CudaBackend::run_epochs).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochStats {
     /// Test loss and accuracy before the update (`None` for a full split).

@@ -129,7 +129,7 @@ pub struct LaunchSpec {
 }
 
 impl LaunchSpec {
-    /// Checks the arguments against the kernel's parameters in `params` (from [`ptx_params`](super::ptx_params)).
+    /// Checks the arguments against the kernel's parameters in `params` (from [`ptx_params`](super::ptx::ptx_params)).
     pub fn check(&self, params: &std::collections::BTreeMap<String, Vec<ParamKind>>) -> Result<()> {
         let want = params
             .get(self.kernel)

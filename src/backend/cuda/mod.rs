@@ -24,18 +24,18 @@
 //! reduce2        -> stats
 //! ```
 //! A product whose output has few tiles but a long k (the logits and dW_out at small p) is
-//! split along k ([`GemmCall::split_plan`], a rule of the shapes only): split s writes its
+//! split along k ([`GemmCall::split_plan`](gemm::GemmCall::split_plan), a rule of the shapes only): split s writes its
 //! partial product to a workspace, and `sum_splits` (or, for the logits, `loss_rows` itself)
 //! adds the partials in split order. Large products run on 128 x 128 tiles
-//! ([`GemmCall::tile`]); both GEMM kernels compute each output as one fma chain over
+//! ([`GemmCall::tile`](gemm::GemmCall::tile)); both GEMM kernels compute each output as one fma chain over
 //! increasing k. Every reduction has a fixed order (no atomics), so the backend is
 //! deterministic and its results do not depend on the device.
 //!
 //! Per-step scalars go into a device buffer of f64 and come back in batches
 //! ([`CudaBackend::run_epochs`]); the [`Backend`] methods fetch them after each call. Weights
 //! and optimiser state come back only through [`Backend::network`] / [`Backend::optimizer`].
-//! Every launch is described once ([`spec`]: kernel, geometry from [`geom`], arguments in the
-//! kernel's order) and checked against the PTX's parameter list ([`ptx_params`]) before it
+//! Every launch is described once ([`spec`](launch::spec): kernel, geometry from [`geom`](launch::geom), arguments in the
+//! kernel's order) and checked against the PTX's parameter list ([`ptx_params`](ptx::ptx_params)) before it
 //! runs.
 //!
 //! # Agreement with the CPU backend
@@ -48,13 +48,13 @@
 //!
 //! # The CPU twin and the host emulation
 //! [`twin::CudaTwin`] runs the same sequence of kernel launches (the orchestration is shared:
-//! [`Kernels`] is implemented by the device and by the host), each kernel replaced by a Rust
+//! [`Kernels`](kernels::Kernels) is implemented by the device and by the host), each kernel replaced by a Rust
 //! function that performs the kernel's f32/f64 operations in the kernel's order, with the
 //! kernel's thread and block decomposition for every reduction. The PTX is compiled without
 //! floating-point contraction (every `add`/`mul` is `.rn`, so `ptxas` may not fuse them) and the
 //! GEMMs' `fmaf` is `f32::mul_add`, so the device should reproduce the twin bit for bit.
 //! With the feature `kernel-emu`, `CudaTwin::new_emulated` runs instead the C source of the
-//! kernels compiled for the host, launched from the same [`spec`]s with the device's geometry
+//! kernels compiled for the host, launched from the same [`spec`](launch::spec)s with the device's geometry
 //! (blocks in sequence, a block's threads as fibers meeting at each barrier); it reproduces
 //! the twin bit for bit. `tests/cuda_parity.rs` holds the twin to the CPU backend always, the
 //! emulation to the twin with `kernel-emu`, and the device to both when a GPU is present.
@@ -179,7 +179,7 @@ impl CudaBackend {
 
     /// Runs one epoch per entry of `lrs` (test evaluation when the split is not full, then the
     /// step with that learning rate) without a host round trip in between; the per-epoch
-    /// scalars come back together, one copy per [`STATS_BATCH`] epochs.
+    /// scalars come back together, one copy per [`STATS_BATCH`](kernels::STATS_BATCH) epochs.
     pub fn run_epochs(&mut self, lrs: &[f32]) -> Result<Vec<EpochStats>> {
         with_engine!(mut self, e => e.run_epochs(lrs))
     }

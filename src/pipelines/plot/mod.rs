@@ -142,7 +142,7 @@ pub fn plot(run_dir: &Path, opts: &PlotOptions) -> Result<PlotReport> {
                 let (figs, skipped) = render_and_write(dir, &sub_out, jobs.0, jobs.1)?;
                 let page = index::figures_page(
                     &format!("modadd figures, p = {p}"),
-                    &dir.display().to_string(),
+                    &folder_name(dir),
                     &figs,
                     &skipped,
                 );
@@ -157,8 +157,7 @@ pub fn plot(run_dir: &Path, opts: &PlotOptions) -> Result<PlotReport> {
                 );
                 report.figures.extend(figs);
             }
-            let page =
-                index::moduli_page("modadd figures", &run_dir.display().to_string(), &listed);
+            let page = index::moduli_page("modadd figures", &folder_name(run_dir), &listed);
             write_atomic(&top_index, page.as_bytes())?;
             report.indexes.push(top_index);
         }
@@ -172,7 +171,7 @@ pub fn plot(run_dir: &Path, opts: &PlotOptions) -> Result<PlotReport> {
                 FolderKind::Modulus { p: Some(p) } => format!("modadd figures, p = {p}"),
                 _ => format!("modadd figures: {}", folder_name(run_dir)),
             };
-            let page = index::figures_page(&title, &run_dir.display().to_string(), &figs, &skipped);
+            let page = index::figures_page(&title, &folder_name(run_dir), &figs, &skipped);
             write_atomic(&top_index, page.as_bytes())?;
             report.indexes.push(top_index);
             report.skipped = skipped;
@@ -500,21 +499,33 @@ fn render_and_write(
     let mut figs = vec![];
     for (stem, fig) in drawn {
         let file = out.join(format!("{stem}.svg"));
-        write_atomic(&file, fig.svg.as_bytes())?;
+        let sources: Vec<PathBuf> = fig
+            .sources
+            .iter()
+            .map(|s| {
+                s.strip_prefix(base)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|_| s.clone())
+            })
+            .collect();
+        // The data files, relative to the plotted folder, close the SVG's description.
+        let data = sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let svg = fig.svg.replacen(
+            "</desc>",
+            &format!(" Data: {}.</desc>", svg::escape(&data)),
+            1,
+        );
+        write_atomic(&file, svg.as_bytes())?;
         figs.push(PlottedFigure {
-            bytes: fig.svg.len(),
+            bytes: svg.len(),
             file,
             title: fig.title,
             caption: fig.caption,
-            sources: fig
-                .sources
-                .iter()
-                .map(|s| {
-                    s.strip_prefix(base)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|_| s.clone())
-                })
-                .collect(),
+            sources,
         });
     }
     Ok((figs, skipped))

@@ -27,7 +27,7 @@ pub enum FolderKind {
     ClosedForm,
 }
 
-/// Options of [`plot`].
+/// Options of [`plot`](super::plot).
 #[derive(Debug, Clone, Default)]
 pub struct PlotOptions {
     /// Output folder; `None` = `RUN_DIR/figures`.
@@ -51,7 +51,7 @@ pub struct PlottedFigure {
     pub bytes: usize,
 }
 
-/// What [`plot`] did.
+/// What [`plot`](super::plot) did.
 #[derive(Debug, Clone)]
 pub struct PlotReport {
     /// The folder kind found.

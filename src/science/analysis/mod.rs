@@ -1,6 +1,6 @@
 //! The analysis pipeline behind `modadd analyze`: every Fourier and mechanism measure of one
 //! network, gathered ([`analyze`]) and written as tidy CSV files with a manifest
-//! ([`write_analysis`], [`analyze_to_dir`]).
+//! ([`write_analysis`](export::write_analysis), [`analyze_to_dir`](export::analyze_to_dir)).
 //!
 //! # Files written (all with a header row, shortest round-trip numbers, atomic writes)
 //! | file | one row per | columns |

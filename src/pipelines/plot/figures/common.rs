@@ -42,17 +42,11 @@ pub(super) fn sheet(w: u32, h: u32, title: &str) -> Result<(Canvas, Area)> {
     Ok((c, body))
 }
 
+/// (The SVG's `<desc>` holds the caption; the writer adds the data files, relative to the plotted
+/// folder, so a figure does not depend on where the folder lies.)
 pub(super) fn finish(c: &Canvas, title: String, caption: String, sources: Vec<PathBuf>) -> Figure {
-    let desc = format!(
-        "{caption} Data: {}.",
-        sources
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     Figure {
-        svg: c.finish(&title, &desc),
+        svg: c.finish(&title, &caption),
         title,
         caption,
         sources,

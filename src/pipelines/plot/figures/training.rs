@@ -615,7 +615,7 @@ pub fn pair_masks(path: &Path, context: &str) -> Result<Figure> {
 
 /// Decoded weights at the stage boundaries: for each `stages/<boundary>/` folder (its `epoch.csv`
 /// and `analysis/spectrum.csv`, columns `layer, m, k, magnitude`), the W_in and W_out Fourier
-/// spectra as in [`spectra`], one row per boundary.
+/// spectra as in [`spectra`](super::analysis::spectra), one row per boundary.
 pub fn stage_weights(stages_dir: &Path, context: &str) -> Result<Figure> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(stages_dir)
         .map_err(|e| crate::error::Error::io(stages_dir, e))?
