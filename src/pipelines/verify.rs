@@ -10,7 +10,8 @@
 //! of the claim's test in `tests/` (the seed spread each comes from is written there): verify
 //! is the same statement at the same settings, as one table. The full run (about a minute of
 //! CPU) trains at the paper's scale: the standard preset at p = 23 to 10 000 epochs, the
-//! quad_single_freq preset, the reference's lottery run, the grokking preset (seed 42); `quick`
+//! quad_single_freq preset, the reference's lottery run, the grokking preset (seed 42), Gromov's
+//! untied network at his size (p = 97, M = 500, train fraction 0.3); `quick`
 //! (a few seconds) replaces those by small stand-ins and leaves grokking out.
 
 use crate::backend::Backend;
@@ -799,6 +800,60 @@ pub fn gromov_closed_form(quick: bool) -> Result<Vec<Check>> {
     )])
 }
 
+/// Claim 8 (Gromov) in training at his size: p = 97, M = 500, untied Quad, MSE, AdamW lr 1e-3
+/// without weight decay, init scale 0.3, constant learning rate, train fraction 0.3, 1000
+/// epochs, f32, seed 1 (bounds as in tests/gromov.rs, from 9 seeds).
+pub fn gromov_training() -> Result<Vec<Check>> {
+    use crate::numerics::optim::{OptimizerConfig, Schedule};
+    let mut c = TrainConfig::preset("quad_random", 97)?;
+    c.width = 500;
+    c.tying = Tying::Untied;
+    c.init = Init::Random { scale: 0.3 };
+    c.optimizer = OptimizerConfig::adamw(0.0);
+    c.lr = 1e-3;
+    c.schedule = Schedule::Constant;
+    c.loss = Loss::Mse;
+    c.train_frac = 0.3;
+    c.epochs = 1000;
+    c.seed = 1;
+    c.checkpoint_every = 0;
+    c.record.every = 0;
+    let split = c.split()?;
+    let mut t = Trainer::<f32, _>::cpu(&c, &split)?;
+    let (mut saturated, mut generalised, mut last) = (None, None, 0.0);
+    while !t.finished() {
+        let r = t.next_epoch()?;
+        if saturated.is_none() && r.train_acc >= 1.0 {
+            saturated = Some(r.epoch as f64);
+        }
+        if generalised.is_none() && r.test_acc >= 0.95 {
+            generalised = Some(r.epoch as f64);
+        }
+        last = r.test_acc;
+    }
+    let ratio = match (saturated, generalised) {
+        (Some(a), Some(b)) => b / a,
+        _ => f64::NAN,
+    };
+    let setting = "untied Quad, MSE, AdamW lr 1e-3, no weight decay, p = 97, M = 500, train fraction 0.3, 1000 epochs, f32, seed 1";
+    Ok(vec![
+        ge(
+            "8. Gromov: no regularisation, it groks (epoch test acc >= 0.95 / epoch train acc 1)",
+            setting,
+            Expected::Holds,
+            ratio,
+            3.0,
+        ),
+        ge(
+            "8. Gromov: test accuracy at the end",
+            setting,
+            Expected::Holds,
+            last,
+            0.95,
+        ),
+    ])
+}
+
 /// Runs every check: `quick` uses small stand-ins and leaves out the paper-scale training runs.
 pub fn verify(quick: bool) -> Result<Vec<Check>> {
     let mut v = proposition1(quick)?;
@@ -814,6 +869,9 @@ pub fn verify(quick: bool) -> Result<Vec<Check>> {
         v.extend(grokking()?);
     }
     v.extend(gromov_closed_form(quick)?);
+    if !quick {
+        v.extend(gromov_training()?);
+    }
     // Rows in claim order (the preset run of claims 3-5 returns its rows together).
     v.sort_by_key(|c| {
         c.claim
