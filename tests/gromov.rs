@@ -302,7 +302,8 @@ struct Setting {
 }
 
 /// Gromov's recipe: untied Quad, MSE, no weight decay, random init of scale 0.3 (entries
-/// 0.3 N(0,1)/sqrt(p)), constant learning rate, the setting's training fraction.
+/// 0.3 N(0,1)/sqrt(p)), constant learning rate, the setting's training fraction (precision set
+/// by [`grok`]).
 fn gromov_config(p: usize, width: usize, s: Setting, task: Task, seed: u64) -> TrainConfig {
     let mut c = TrainConfig::preset("quad_random", p).unwrap();
     c.width = width;
@@ -318,7 +319,6 @@ fn gromov_config(p: usize, width: usize, s: Setting, task: Task, seed: u64) -> T
     c.epochs = s.epochs;
     c.seed = seed;
     c.checkpoint_every = 0;
-    c.precision = Precision::F64;
     c.record.every = 0;
     c
 }
@@ -376,9 +376,11 @@ fn grok<T: modadd::numerics::real::Real>(
     seed: u64,
 ) -> Outcome {
     let mut c = gromov_config(p, width, s, task, seed);
-    if T::NAME == "f32" {
-        c.precision = Precision::F32;
-    }
+    c.precision = if T::NAME == "f32" {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
     let split = c.split().unwrap();
     let mut t = Trainer::<T, _>::cpu(&c, &split).unwrap();
     let start = summarize_match(
