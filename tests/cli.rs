@@ -288,11 +288,23 @@ fn training_on_an_explicit_split_reproduces_the_seeded_run() {
     );
 }
 
+/// A 20-epoch run resumed to 30 epochs writes the same log, byte for byte, as a run of 30
+/// epochs from the start.
 #[test]
 fn resume_via_cli_continues_to_more_epochs() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("run");
     assert!(train_small(&out, &[]).status.success());
+    let whole = d.path().join("whole");
+    let mut args = SMALL.to_vec();
+    args[5] = "30";
+    let o = modadd()
+        .arg("train")
+        .args(&args)
+        .args(["10", "--out", whole.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = modadd()
         .args([
             "train",
@@ -308,4 +320,8 @@ fn resume_via_cli_continues_to_more_epochs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let log = std::fs::read_to_string(out.join("training_log.csv")).unwrap();
     assert_eq!(log.lines().count(), 31);
+    assert_eq!(
+        log,
+        std::fs::read_to_string(whole.join("training_log.csv")).unwrap()
+    );
 }

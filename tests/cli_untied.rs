@@ -9,6 +9,7 @@ use modadd::numerics::activation::Activation;
 use modadd::numerics::network::Network;
 use modadd::numerics::task::Task;
 use modadd::pipelines::analyze::training_task_near;
+use modadd::science::analysis::analyze_task;
 use modadd::science::analysis::export::UNTIED_NEURON_COLUMNS;
 use modadd::science::gromov::{accuracy, closed_form};
 use std::path::Path;
@@ -131,13 +132,25 @@ fn untied_sub_mse_trains_and_analyzes() {
         let ky: usize = r[16].parse().unwrap();
         assert!((1..=(p - 1) / 2).contains(&ky));
     }
+    // Every summary value is the library's analysis of the same weights for the sub task,
+    // read back exactly (shortest round-trip decimals; NaN where undefined).
+    let want = analyze_task(&net, Activation::Quad, Task::Sub).summary();
+    let (_, rows) = read_csv(&out.join("summary.csv"));
+    assert_eq!(rows.len(), want.metrics.len());
+    for (r, (name, v, _)) in rows.iter().zip(&want.metrics) {
+        assert_eq!(r[0], *name);
+        let got: f64 = r[1].parse().unwrap();
+        assert!(
+            got == *v || (got.is_nan() && v.is_nan()),
+            "{name}: {got} vs {v}"
+        );
+    }
     for name in [
         "ipr_in_y",
         "closed_form_similarity",
         "closed_form_phase_fraction",
     ] {
-        let v = metric(&out.join("summary.csv"), name).unwrap();
-        assert!((0.0..=1.0).contains(&v), "{name} {v}");
+        assert!(want.get(name).is_some(), "{name}");
     }
 }
 

@@ -10,16 +10,45 @@
 //!   `predicted_width` (123, 168, 209, 250) lies above every one: the width grows like ln p.
 //!   Add, sub and linear:3,5 give identical accuracies at every width: for a, b units mod p the
 //!   three closed forms are the same network with relabelled inputs.
-//! - Grokking at p = 23, M = 64, init scale 0.3, train fraction 0.5, MSE, no weight decay:
-//!   plain GD (lr 2): train accuracy 1 at epoch 151 (test 0.015), test >= 0.95 at epoch 3542
-//!   (ratio 23); AdamW (lr 1e-3): 194 vs 1095 (ratio 5.6). Mean IPR 0.17 at init, 0.64..0.71 at
-//!   the end; mean similarity to the closed form 0.16 at init, 0.80 (GD) and 0.64 (AdamW).
-//!   Subtraction with GD: 135 vs 1531 (ratio 11.3), similarity 0.76.
-//! - Full size (`#[ignore]`d, p = 97, M = 500, AdamW lr 1e-3): at train fraction 0.5 train
-//!   accuracy 1 at epoch 92 (test 0.017), test >= 0.95 at 144 (ratio only 1.57), final IPR
-//!   0.87, similarity 0.87; at fraction 0.3: 81 vs 374 (ratio 4.6), IPR 0.44, similarity 0.49.
+//!
+//! # Grokking: paper scale (Gromov's size: p = 97, M = 500), `#[ignore]`d paper-scale step
+//! Untied Quad, MSE, AdamW lr 1e-3 without weight decay, init scale 0.3, constant learning
+//! rate, f32, 1000 epochs (generalisation is complete by epoch ~400; the original runs of 5000
+//! and 3000 epochs in f64 gave the same epochs for seed 1). Over seeds 1-8 and 42
+//! (`MODADD_SEEDS=1-8,42 cargo test --test gromov -- --ignored --nocapture --test-threads 1`),
+//! min / median / max:
+//! - train fraction 0.5: train accuracy 1 at epoch 92 / 95 / 103 (test accuracy then
+//!   0.017 / 0.021 / 0.053), test >= 0.95 at 143 / 145 / 149: a delay ratio of only
+//!   1.45 / 1.54 / 1.59 (with 4704 training pairs for 500 neurons the data pin down the periodic
+//!   solution within ~50 epochs of memorising them); final test accuracy 1 in every seed; growth
+//!   of IPR and closed-form similarity 9.7 / 10.4 / 10.9 times the initial values; mean
+//!   cos Delta 0.88 / 0.91 / 0.93; similarity 0.85 / 0.87 / 0.88;
+//! - train fraction 0.3: 66 / 72 / 92 against 349 / 374 / 402 (ratio 3.9 / 5.3 / 5.7), test
+//!   accuracy at saturation 0.0003 / 0.0012 / 0.0018, final 1 in every seed, growth
+//!   5.9 / 6.3 / 6.7, mean cos Delta 0.67 / 0.74 / 0.78, similarity 0.51 / 0.54 / 0.55.
+//!
+//! # Grokking: small stand-ins (p = 23, M = 64, train fraction 0.5, f64), fast
+//! At this size grokking to 0.95 is seed-dependent, so the stand-ins assert the delay to test
+//! accuracy 0.5 and a final accuracy from their spread, not the paper's 0.95. Seeds 1-8 and 42:
+//! - plain GD (lr 2, 6000 epochs): train accuracy 1 at 138 / 151 / 170 (test 0 / 0.008 /
+//!   0.015); test >= 0.5 at 4.0 / 8.2 / 15.0 times that epoch; 0.95 reached by 7 of 9 seeds
+//!   (8.0 / 23.5 / 34.7 times, where reached); final test accuracy 0.887 / 0.989 / 1; growth
+//!   3.2 / 3.7 / 3.9; mean cos Delta 0.80 / 0.89 / 0.95; similarity 0.71 / 0.77 / 0.84;
+//! - GD on subtraction: 135 / 143 / 178, 0.5 at 3.1 / 4.1 / 20.6 times that, 0.95 reached by
+//!   all 9 (5.7 / 11.3 / 40.2 times) but seed 8 ends at 0.943; final 0.943 / 0.996 / 1; growth
+//!   3.3 / 3.6 / 3.9; cos 0.80 / 0.84 / 0.93;
+//! - AdamW (lr 1e-3, 3000 epochs): 169 / 176 / 209, 0.5 at 2.8 / 3.8 / 6.6 times that, 0.95
+//!   reached by only 2 of 9 seeds; final 0.51 / 0.79 / 0.99; growth 2.7 / 3.0 / 3.7; cos
+//!   0.53 / 0.61 / 0.69. The AdamW claim is carried by the paper-scale runs.
+//!
+//! Bounds: the rule of `common::seeds` (half the seed range beyond the extreme), except the
+//! delay ratios, whose spreads are skewed (the rule falls below 1 for the stand-ins): there the
+//! bound is 2, test accuracy 0.5 at least twice as late as train accuracy 1 (seed minima
+//! 2.8-4.0), and the paper's 0.95 for the final accuracy where every seed reaches it.
 
 mod common;
+
+use common::seeds::{print_spreads, seeds};
 
 use modadd::backend::Backend;
 use modadd::numerics::activation::Activation;
@@ -248,7 +277,7 @@ fn closed_form_reaches_full_accuracy_above_a_log_p_width() {
 
 /// The width scan at p = 97 (about 10 s).
 #[test]
-#[ignore = "p = 97 scan, about 10 s"]
+#[ignore = "paper scale: closed-form width scan at p = 97, ~10 s CPU"]
 fn closed_form_width_at_p97() {
     let p = 97;
     let pred = predicted_width(p, Task::Add);
@@ -272,10 +301,10 @@ struct Setting {
     frac: f64,
 }
 
-/// Gromov's recipe scaled down: untied Quad, MSE, no weight decay, train fraction 0.5,
-/// random init of scale 0.3 (entries 0.3 N(0,1)/sqrt(p)), f64, constant learning rate; train
-/// fraction 0.5 unless the setting says otherwise.
-fn gromov_config(p: usize, width: usize, s: Setting, task: Task) -> TrainConfig {
+/// Gromov's recipe: untied Quad, MSE, no weight decay, random init of scale 0.3 (entries
+/// 0.3 N(0,1)/sqrt(p)), constant learning rate, the setting's training fraction (precision set
+/// by [`grok`]).
+fn gromov_config(p: usize, width: usize, s: Setting, task: Task, seed: u64) -> TrainConfig {
     let mut c = TrainConfig::preset("quad_random", p).unwrap();
     c.width = width;
     c.tying = Tying::Untied;
@@ -288,20 +317,48 @@ fn gromov_config(p: usize, width: usize, s: Setting, task: Task) -> TrainConfig 
     c.loss = Loss::Mse;
     c.train_frac = s.frac;
     c.epochs = s.epochs;
-    c.seed = 1;
+    c.seed = seed;
     c.checkpoint_every = 0;
-    c.precision = Precision::F64;
     c.record.every = 0;
     c
 }
 
 struct Outcome {
+    seed: u64,
     train_saturated: usize,
     test_at_saturation: f64,
+    /// First epoch with test accuracy >= 0.5.
+    test_half: Option<usize>,
     test_generalised: Option<usize>,
     final_test: f64,
     start: MatchSummary,
     end: MatchSummary,
+}
+
+impl Outcome {
+    /// Epoch test accuracy reaches 0.95 over the epoch train accuracy reaches 1 (infinite if
+    /// never).
+    fn delay_ratio(&self) -> f64 {
+        self.test_generalised
+            .map_or(f64::INFINITY, |g| g as f64 / self.train_saturated as f64)
+    }
+
+    /// Epoch test accuracy reaches 0.5 over the epoch train accuracy reaches 1.
+    fn half_delay_ratio(&self) -> f64 {
+        self.test_half
+            .map_or(f64::INFINITY, |g| g as f64 / self.train_saturated as f64)
+    }
+
+    /// The smallest growth factor of the mean IPR (each layer) and the mean similarity to the
+    /// closed form from initialisation to the end.
+    fn growth(&self) -> f64 {
+        (0..3)
+            .map(|l| self.end.mean_ipr[l] / self.start.mean_ipr[l])
+            .fold(
+                self.end.mean_similarity / self.start.mean_similarity,
+                f64::min,
+            )
+    }
 }
 
 /// Train accuracy "saturated": 1 (every training pair right).
@@ -311,45 +368,64 @@ const GENERALISED: f64 = 0.95;
 /// Phase tolerance for `phase_fraction`: pi/8.
 const PHASE_TOL: f64 = PI / 8.0;
 
-fn grok(p: usize, width: usize, s: Setting, task: Task) -> Outcome {
-    let c = gromov_config(p, width, s, task);
+fn grok<T: modadd::numerics::real::Real>(
+    p: usize,
+    width: usize,
+    s: Setting,
+    task: Task,
+    seed: u64,
+) -> Outcome {
+    let mut c = gromov_config(p, width, s, task, seed);
+    c.precision = if T::NAME == "f32" {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
     let split = c.split().unwrap();
-    let mut t = Trainer::<f64, _>::cpu(&c, &split).unwrap();
-    let start = summarize_match(&closed_form_match(&t.backend.network(), task), PHASE_TOL);
-    let (mut sat, mut gen, mut test_at_sat, mut last) = (None, None, 0.0, None);
+    let mut t = Trainer::<T, _>::cpu(&c, &split).unwrap();
+    let start = summarize_match(
+        &closed_form_match(&t.backend.network().cast::<f64>(), task),
+        PHASE_TOL,
+    );
+    let (mut sat, mut half, mut gen, mut test_at_sat, mut last) = (None, None, None, 0.0, None);
     while t.epoch < c.epochs {
         let r = t.next_epoch().unwrap();
         if sat.is_none() && r.train_acc >= SATURATED {
             sat = Some(r.epoch);
             test_at_sat = r.test_acc;
         }
+        if half.is_none() && r.test_acc >= 0.5 {
+            half = Some(r.epoch);
+        }
         if gen.is_none() && r.test_acc >= GENERALISED {
             gen = Some(r.epoch);
         }
-        if r.epoch % (c.epochs / 10).max(1) == 0 {
-            println!(
-                "{} epoch {}: train acc {:.3} test acc {:.3} train loss {:.4}",
-                s.name, r.epoch, r.train_acc, r.test_acc, r.train_loss
-            );
-        }
         last = Some(r);
     }
-    let end = summarize_match(&closed_form_match(&t.backend.network(), task), PHASE_TOL);
+    let end = summarize_match(
+        &closed_form_match(&t.backend.network().cast::<f64>(), task),
+        PHASE_TOL,
+    );
     let o = Outcome {
+        seed,
         train_saturated: sat.expect("train accuracy saturates"),
         test_at_saturation: test_at_sat,
+        test_half: half,
         test_generalised: gen,
         final_test: last.unwrap().test_acc,
         start,
         end,
     };
     println!(
-        "{} p {p} M {width} {task:?}: train acc 1 at epoch {} (test {:.3}); test >= 0.95 at {:?} \
-         (final {:.3}); start {:?}; end {:?}",
+        "{} p {p} M {width} {task:?} seed {seed}: train acc 1 at epoch {} (test {:.3}); test >= \
+         0.95 at {:?} (ratio {:.2}; 0.5 at {:?}, ratio {:.2}; final {:.3}); start {:?}; end {:?}",
         s.name,
         o.train_saturated,
         o.test_at_saturation,
         o.test_generalised,
+        o.delay_ratio(),
+        o.test_half,
+        o.half_delay_ratio(),
         o.final_test,
         o.start,
         o.end
@@ -357,59 +433,132 @@ fn grok(p: usize, width: usize, s: Setting, task: Task) -> Outcome {
     o
 }
 
-/// Test accuracy must cross 0.95 at least this many times later than train accuracy reaches 1.
-const DELAY_RATIO: f64 = 3.0;
-/// Test accuracy when train accuracy saturates is at most this (chance is 1/p = 0.043).
-const MEMORISED_TEST: f64 = 0.2;
-/// The end-of-run mean IPR (each layer) and mean similarity must reach this many times their
-/// values at initialisation (IPR 0.17 = random weights, similarity 0.16).
-const GROWTH: f64 = 3.0;
-
-fn check(o: &Outcome, min_cos: f64) {
-    check_with_ratio(o, min_cos, DELAY_RATIO)
+/// Bounds of one grokking setting, from its seed spread by the rule of `common::seeds`.
+struct Expect {
+    /// Test accuracy crosses 0.95 at least this many times later than train accuracy reaches 1
+    /// (`None`: 0.95 is not reached in every seed, so the delay is asserted on 0.5 only).
+    min_delay_ratio: Option<f64>,
+    /// Test accuracy crosses 0.5 at least this many times later than train accuracy reaches 1.
+    min_half_delay_ratio: f64,
+    /// Test accuracy when train accuracy reaches 1 is at most this (chance is 1/p).
+    max_memorised_test: f64,
+    /// Test accuracy at the end is at least this.
+    min_final_test: f64,
+    /// The end-of-run mean IPR (each layer) and mean similarity to the closed form reach at
+    /// least this many times their values at initialisation.
+    min_growth: f64,
+    /// Mean cos Delta of the closed-form phase relation psi = phi + chi at the end.
+    min_cos: f64,
 }
 
-fn check_with_ratio(o: &Outcome, min_cos: f64, delay_ratio: f64) {
-    let gen = o.test_generalised.expect("test accuracy reaches 0.95") as f64;
-    let ratio = gen / o.train_saturated as f64;
-    assert!(
-        ratio >= delay_ratio,
-        "delay ratio {ratio} (train {}, test {gen})",
-        o.train_saturated
+/// Runs the setting over the study seeds (default: seed 1), prints the spreads, checks each.
+fn study<T: modadd::numerics::real::Real>(
+    p: usize,
+    width: usize,
+    s: Setting,
+    task: Task,
+    e: &Expect,
+) {
+    let runs: Vec<Outcome> = seeds(&[1])
+        .into_iter()
+        .map(|seed| grok::<T>(p, width, s, task, seed))
+        .collect();
+    let what = format!("{} p {p} M {width} {task:?}", s.name);
+    print_spreads(
+        &what,
+        &[
+            (
+                "train acc 1 at",
+                runs.iter().map(|o| o.train_saturated as f64).collect(),
+            ),
+            (
+                "test >= 0.95 at",
+                runs.iter()
+                    .map(|o| o.test_generalised.map_or(f64::INFINITY, |g| g as f64))
+                    .collect(),
+            ),
+            (
+                "delay ratio",
+                runs.iter().map(Outcome::delay_ratio).collect(),
+            ),
+            (
+                "half delay ratio",
+                runs.iter().map(Outcome::half_delay_ratio).collect(),
+            ),
+            (
+                "test at saturation",
+                runs.iter().map(|o| o.test_at_saturation).collect(),
+            ),
+            ("final test", runs.iter().map(|o| o.final_test).collect()),
+            ("growth", runs.iter().map(Outcome::growth).collect()),
+            (
+                "end mean cos",
+                runs.iter().map(|o| o.end.mean_cos_residual).collect(),
+            ),
+            (
+                "end similarity",
+                runs.iter().map(|o| o.end.mean_similarity).collect(),
+            ),
+        ],
     );
-    assert!(o.test_at_saturation <= MEMORISED_TEST);
-    assert!(o.final_test >= GENERALISED);
-    for l in 0..3 {
+    for o in &runs {
+        let seed = o.seed;
+        if let Some(min) = e.min_delay_ratio {
+            assert!(
+                o.delay_ratio() >= min && o.delay_ratio().is_finite(),
+                "{what} seed {seed}: delay ratio {}",
+                o.delay_ratio()
+            );
+        }
         assert!(
-            o.end.mean_ipr[l] >= GROWTH * o.start.mean_ipr[l],
-            "IPR layer {l}: {} vs {}",
-            o.end.mean_ipr[l],
-            o.start.mean_ipr[l]
+            o.half_delay_ratio() >= e.min_half_delay_ratio && o.half_delay_ratio().is_finite(),
+            "{what} seed {seed}: delay ratio to test accuracy 0.5 {}",
+            o.half_delay_ratio()
+        );
+        assert!(
+            o.test_at_saturation <= e.max_memorised_test,
+            "{what} seed {seed}: test {} at saturation",
+            o.test_at_saturation
+        );
+        assert!(
+            o.final_test >= e.min_final_test,
+            "{what} seed {seed}: final test {}",
+            o.final_test
+        );
+        assert!(
+            o.growth() >= e.min_growth,
+            "{what} seed {seed}: growth {}",
+            o.growth()
+        );
+        assert!(
+            o.end.mean_cos_residual >= e.min_cos,
+            "{what} seed {seed}: {:?}",
+            o.end
         );
     }
-    assert!(o.end.mean_similarity >= GROWTH * o.start.mean_similarity);
-    assert!(o.end.mean_cos_residual >= min_cos, "{:?}", o.end);
 }
 
-/// Plain gradient descent (SGD, no momentum, no weight decay): delayed generalisation, periodic
-/// weights, the closed-form phase relation psi = phi + chi (mean cos Delta 0.91, measured).
+const GD: Setting = Setting {
+    name: "GD",
+    optimizer: OptimizerConfig::Sgd { weight_decay: 0.0 },
+    lr: 2.0,
+    epochs: 6000,
+    frac: 0.5,
+};
+
+/// Small stand-in (p = 23, M = 64, f64): plain gradient descent (SGD, no momentum, no weight
+/// decay, lr 2, 6000 epochs), fast: delayed generalisation, periodic weights, the closed-form
+/// phase relation psi = phi + chi.
 #[test]
-fn gradient_descent_groks_without_regularisation() {
-    let s = Setting {
-        name: "GD",
-        optimizer: OptimizerConfig::Sgd { weight_decay: 0.0 },
-        lr: 2.0,
-        epochs: 6000,
-        frac: 0.5,
-    };
-    let o = grok(23, 64, s, Task::Add);
-    check(&o, 0.8);
+fn small_stand_in_gradient_descent_groks_without_regularisation() {
+    study::<f64>(23, 64, GD, Task::Add, &GD_ADD);
 }
 
-/// AdamW without weight decay: the same, faster and with a shorter delay (ratio 5.6); its
-/// neurons are less clean after 3000 epochs (mean cos Delta 0.61).
+/// Small stand-in (p = 23, M = 64, f64): AdamW without weight decay, lr 1e-3, 3000 epochs:
+/// memorisation, then a delayed but (at this size) only partial generalisation; its neurons are
+/// less clean than GD's.
 #[test]
-fn adamw_groks_without_regularisation() {
+fn small_stand_in_adamw_groks_without_regularisation() {
     let s = Setting {
         name: "AdamW",
         optimizer: OptimizerConfig::adamw(0.0),
@@ -417,64 +566,108 @@ fn adamw_groks_without_regularisation() {
         epochs: 3000,
         frac: 0.5,
     };
-    let o = grok(23, 64, s, Task::Add);
-    check(&o, 0.5);
+    study::<f64>(23, 64, s, Task::Add, &ADAMW_ADD);
 }
 
-/// The subtraction task with GD groks the same way (the closed form reads eta at -k).
+/// Small stand-in: the subtraction task with GD groks the same way (the closed form reads eta
+/// at -k).
 #[test]
-fn gradient_descent_groks_subtraction() {
-    let s = Setting {
-        name: "GD sub",
-        optimizer: OptimizerConfig::Sgd { weight_decay: 0.0 },
-        lr: 2.0,
-        epochs: 6000,
-        frac: 0.5,
-    };
-    let o = grok(23, 64, s, Task::Sub);
-    check(&o, 0.8);
+fn small_stand_in_gradient_descent_groks_subtraction() {
+    study::<f64>(
+        23,
+        64,
+        Setting {
+            name: "GD sub",
+            ..GD
+        },
+        Task::Sub,
+        &GD_SUB,
+    );
 }
 
-/// Delay ratio that holds at full size with train fraction 0.5 (measured 1.57).
-const FULL_SIZE_HALF_RATIO: f64 = 1.3;
+/// Test accuracy 0.5 at least twice as late as train accuracy 1 (module docs).
+const STAND_IN_HALF_DELAY: f64 = 2.0;
 
-/// Gromov's full size: p = 97, M = 500, train fraction 0.5, AdamW, MSE, no weight decay.
-/// Measured: train accuracy 1 at epoch 92 with test accuracy 0.017, test >= 0.95 at epoch 144,
-/// so generalisation still follows memorisation but the delay ratio is only 1.57, not the 3 of
-/// the small test: with 4704 training pairs for 500 neurons the data pin down the periodic
-/// solution within ~50 epochs of memorising them. At the end the weights are much closer to the
-/// closed form than at p = 23 (mean IPR 0.87, similarity 0.87, mean cos Delta 0.90, 83 % of
-/// neurons within pi/8). A smaller fraction (0.3, next test) restores a long delay.
+/// GD on addition (spreads in the module docs; rule: 0.0226, 0.830, 2.86, 0.733).
+const GD_ADD: Expect = Expect {
+    min_delay_ratio: None,
+    min_half_delay_ratio: STAND_IN_HALF_DELAY,
+    max_memorised_test: 0.023,
+    min_final_test: 0.83,
+    min_growth: 2.85,
+    min_cos: 0.73,
+};
+/// AdamW on addition (rule: 0.0434, 0.270, 2.23, 0.446).
+const ADAMW_ADD: Expect = Expect {
+    min_delay_ratio: None,
+    min_half_delay_ratio: STAND_IN_HALF_DELAY,
+    max_memorised_test: 0.044,
+    min_final_test: 0.27,
+    min_growth: 2.2,
+    min_cos: 0.44,
+};
+/// GD on subtraction (rule: 0.0226, 0.915, 2.99, 0.743).
+const GD_SUB: Expect = Expect {
+    min_delay_ratio: None,
+    min_half_delay_ratio: STAND_IN_HALF_DELAY,
+    max_memorised_test: 0.023,
+    min_final_test: 0.91,
+    min_growth: 2.99,
+    min_cos: 0.74,
+};
+/// Full size, fraction 0.5 (rule: delay 1.376, test at saturation 0.0717, growth 9.10, cos
+/// 0.861; final: the paper's 0.95, every seed ends at 1; test accuracy 0.5 comes after
+/// saturation since test accuracy is below 0.5 there).
+const FULL_HALF: Expect = Expect {
+    min_delay_ratio: Some(1.37),
+    min_half_delay_ratio: 1.0,
+    max_memorised_test: 0.072,
+    min_final_test: GENERALISED,
+    min_growth: 9.1,
+    min_cos: 0.86,
+};
+/// Full size, fraction 0.3 (rule: delay 3.04, test at saturation 0.0026, growth 5.51, cos
+/// 0.620).
+const FULL_SMALLER: Expect = Expect {
+    min_delay_ratio: Some(3.0),
+    min_half_delay_ratio: 1.0,
+    max_memorised_test: 0.003,
+    min_final_test: GENERALISED,
+    min_growth: 5.5,
+    min_cos: 0.62,
+};
+
+/// Paper scale: Gromov's full size, p = 97, M = 500, train fraction 0.5, AdamW lr 1e-3, MSE,
+/// no weight decay, f32.
 #[test]
-#[ignore = "full size (p = 97, M = 500): about 8 minutes on CPU"]
+#[ignore = "paper scale: Gromov p = 97, M = 500, fraction 0.5, 1000 epochs, ~30 s CPU"]
 fn adamw_groks_full_size() {
     let s = Setting {
         name: "AdamW full",
         optimizer: OptimizerConfig::adamw(0.0),
         lr: 1e-3,
-        epochs: 5000,
+        epochs: FULL_EPOCHS,
         frac: 0.5,
     };
-    let o = grok(97, 500, s, Task::Add);
-    check_with_ratio(&o, 0.8, FULL_SIZE_HALF_RATIO);
+    study::<f32>(97, 500, s, Task::Add, &FULL_HALF);
 }
 
-/// Gromov's full size with a smaller training fraction (0.3): a longer delay. Measured: train
-/// accuracy 1 at epoch 81 (test 0.001), test >= 0.95 at 374 (ratio 4.6); at epoch 3000 mean IPR
-/// 0.44, similarity 0.49, mean cos Delta 0.62 (less data, less clean neurons).
+/// Paper scale: Gromov's full size with a smaller training fraction (0.3): a longer delay.
 #[test]
-#[ignore = "full size (p = 97, M = 500): about 4 minutes on CPU"]
+#[ignore = "paper scale: Gromov p = 97, M = 500, fraction 0.3, 1000 epochs, ~20 s CPU"]
 fn adamw_groks_full_size_smaller_split() {
     let s = Setting {
         name: "AdamW full 0.3",
         optimizer: OptimizerConfig::adamw(0.0),
         lr: 1e-3,
-        epochs: 3000,
+        epochs: FULL_EPOCHS,
         frac: 0.3,
     };
-    let o = grok(97, 500, s, Task::Add);
-    check(&o, 0.5);
+    study::<f32>(97, 500, s, Task::Add, &FULL_SMALLER);
 }
+
+/// Epochs of the full-size runs.
+const FULL_EPOCHS: usize = 1000;
 
 /// Sanity of the measuring stick: random weights are far from the closed form.
 #[test]

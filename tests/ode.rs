@@ -1,8 +1,28 @@
-//! Claim: under a uniform softmax each (neuron, frequency) of the tied Quad network follows the
+//! Claim 3: under a uniform softmax each (neuron, frequency) of the tied Quad network follows the
 //! four-variable ODE of `modadd::dynamics` (derived in docs/THEORY.md), with two conserved
-//! quantities; the paper's printed dD/dt does not match the flow; the real network follows the
-//! ODE while its softmax stays near uniform.
+//! quantities; the paper's printed dD/dt does not match the flow (an erratum); the real network
+//! follows the ODE while its softmax stays near uniform.
+//!
+//! The ODE checks are statements about the flow at p = 7..23 with round-off tolerances. The
+//! real-network checks train: at paper scale the quad_single_freq preset (p = 23, M = 512,
+//! single-freq kappa 0.02, SGD lr 0.1 on the mean loss, warm-up 10, 10 000 epochs, f32; the
+//! reference's single-frequency checkpoints); as a small stand-in p = 23, M = 24, f64 SGD lr 1e-3
+//! on the summed loss. Seed spreads (`MODADD_SEEDS=1-8,42 cargo test --test ode --
+//! --include-ignored --nocapture --test-threads 1`), min / median / max over the 9 seeds:
+//! - preset: largest relative gap in alpha, beta over all 512 neurons up to half the aligned
+//!   blow-up time t_blow: 5.4e-4 / 6.3e-4 / 7.2e-4, in D 3.0e-4 / 3.5e-4 / 4.3e-4 radians; the
+//!   gap first exceeds 2 % at 0.864 / 0.864 / 0.878 t_blow, where the softmax departs from
+//!   uniform by 0.026-0.036;
+//! - stand-in: 1.03e-3 / 1.06e-3 / 1.07e-3, in D 1.8e-4 / 1.9e-4 / 2.1e-4; parts at 0.900 t_blow
+//!   in every seed.
+//!
+//! Bounds by the rule of `common::seeds`; the parting time is read on the snapshot grid (every
+//! 100 epochs = 0.014 t_blow for the preset, every 20 steps = 0.015 t_blow for the stand-in), so
+//! its band is the rule's band widened by one grid step each side.
 
+mod common;
+
+use common::seeds::{print_spreads, seeds};
 use modadd::numerics::activation::Activation;
 use modadd::numerics::init::Init;
 use modadd::numerics::network::{Network, Tying};
@@ -36,8 +56,9 @@ const CLOSED_FORM_RTOL: f64 = 1e-9;
 /// Drift of the invariants E and H over an integration, relative to their scale
 /// (alpha0^2 + 2 beta0^2 for E, alpha0^2 beta0 for H) times the growth of alpha^2 beta.
 const INVARIANT_RTOL: f64 = 1e-8;
-/// Real network (f64 SGD, lr 1e-3) vs ODE: relative gap in alpha, beta at which we say they
-/// part. SGD's O(lr * rate) discretisation error is ~1e-3 per unit time here.
+/// Real network vs ODE: relative gap in alpha, beta at which we say they part: 20 times SGD's
+/// O(lr * rate) discretisation error, which is ~1e-3 while the softmax is uniform (the gaps of
+/// the seed spreads in the module docs).
 const PART_RTOL: f64 = 0.02;
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -273,17 +294,25 @@ fn invariants_are_conserved_and_mean_time_is_sum_time_times_p_squared() {
     assert!(worst < INVARIANT_RTOL, "{worst:e}");
 }
 
-#[test]
-fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
-    // Single-frequency init (each neuron one frequency), summed CE, SGD lr 1e-3: step n is
-    // time n * lr of the summed flow.
-    let (p, width, kappa, lr) = (23usize, 24usize, 0.02, 1e-3);
-    let c = TimeScale::Sum.rate(p);
-    let net0: Network<f64> =
-        Network::init(p, width, Init::SingleFreq { scale: kappa }, Tying::Tied, 7).unwrap();
+/// How a trained network's neurons follow their ODEs: each neuron's home frequency (the
+/// dominant one of theta at `net0`) is tracked through `snaps` (mean- or sum-loss time, network)
+/// and compared with the ODE integrated from its initial state at rate `c`.
+struct Following {
+    /// Largest relative gap in alpha, beta over neurons and snapshots with t <= t_blow / 2.
+    gap_at_half: f64,
+    /// Largest |D_net - D_ode| over the same.
+    d_gap_at_half: f64,
+    /// First t at which the gap exceeds [`PART_RTOL`], over t_blow.
+    part: f64,
+    /// Softmax departure from uniform at that snapshot.
+    departure: f64,
+}
+
+fn follow(net0: &Network<f64>, snaps: &[(f64, Network<f64>)], c: f64, t_blow: f64) -> Following {
+    let width = net0.width();
     let freqs: Vec<usize> = (0..width)
         .map(|m| {
-            let s = spectrum(&neuron(&net0, m).theta);
+            let s = spectrum(&neuron(net0, m).theta);
             1 + (0..s.components.len())
                 .max_by(|&a, &b| {
                     s.components[a]
@@ -293,62 +322,189 @@ fn real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
                 .unwrap()
         })
         .collect();
-    let starts: Vec<FreqState> = (0..width)
+    let opts = OdeOptions::default();
+    let times: Vec<f64> = snaps.iter().map(|(t, _)| *t).collect();
+    let odes: Vec<_> = (0..width)
         .map(|m| {
-            let n = neuron(&net0, m);
-            FreqState::of_neuron(&n.theta, &n.xi, freqs[m])
+            let n = neuron(net0, m);
+            integrate(
+                FreqState::of_neuron(&n.theta, &n.xi, freqs[m]),
+                c,
+                &times,
+                &opts,
+            )
+            .unwrap()
         })
         .collect();
-    // Earliest blow-up among the neurons, bounded by its aligned value.
-    let t_blow = aligned_blowup_time(kappa, kappa, c);
-    let steps = (1.2 * t_blow / lr) as usize;
-    let every = 20;
-    let snaps = gradient_descent(
-        &net0,
-        Activation::Quad,
-        modadd::numerics::loss::Loss::CeSum,
-        lr,
-        steps,
-        every,
-    )
-    .unwrap();
-    let opts = OdeOptions::default();
-    let times: Vec<f64> = snaps.iter().map(|(n, _)| *n as f64 * lr).collect();
-    let odes: Vec<_> = starts
-        .iter()
-        .map(|s| integrate(*s, c, &times, &opts).unwrap())
-        .collect();
-    let mut part: Option<(f64, f64)> = None;
-    let mut gap_at_half = 0.0f64;
-    for (i, (n, net)) in snaps.iter().enumerate() {
-        let t = *n as f64 * lr;
-        let mut gap: f64 = 0.0;
+    let mut f = Following {
+        gap_at_half: 0.0,
+        d_gap_at_half: 0.0,
+        part: f64::INFINITY,
+        departure: f64::NAN,
+    };
+    for (i, (t, net)) in snaps.iter().enumerate() {
+        let (mut gap, mut d_gap) = (0.0f64, 0.0f64);
         for m in 0..width {
             if i >= odes[m].points.len() {
                 gap = f64::INFINITY;
                 continue;
             }
-            let s = odes[m].points[i].1.canonical();
+            let s = odes[m].points[i].1;
             let nn = neuron(net, m);
             let r = FreqState::of_neuron(&nn.theta, &nn.xi, freqs[m]);
-            gap = gap.max(rel(r.alpha, s.alpha)).max(rel(r.beta, s.beta));
+            let sc = s.canonical();
+            gap = gap.max(rel(r.alpha, sc.alpha)).max(rel(r.beta, sc.beta));
+            d_gap = d_gap.max(wrap(r.misalignment() - s.misalignment()).abs());
         }
-        if t <= 0.5 * t_blow {
-            gap_at_half = gap_at_half.max(gap);
+        if *t <= 0.5 * t_blow {
+            f.gap_at_half = f.gap_at_half.max(gap);
+            f.d_gap_at_half = f.d_gap_at_half.max(d_gap);
         }
-        if part.is_none() && gap > PART_RTOL {
-            part = Some((t, softmax_departure(net, Activation::Quad)));
+        if f.part.is_infinite() && gap > PART_RTOL {
+            f.part = t / t_blow;
+            f.departure = softmax_departure(net, Activation::Quad);
         }
     }
-    let (t_part, dep) = part.expect("the real network must part from the ODE before blow-up");
-    println!(
-        "real network vs ODE (p = {p}, M = {width}, kappa = {kappa}, lr = {lr}): max relative gap up to t = 0.5 t_blow: {gap_at_half:e}; \
-         gap > {PART_RTOL} first at t = {t_part} = {:.3} t_blow (aligned blow-up t_blow = {t_blow}), softmax departure there {dep:e}",
-        t_part / t_blow
+    f
+}
+
+fn study_following(what: &str, runs: &[(u64, Following)], e: &FollowExpect) {
+    for (seed, f) in runs {
+        println!(
+            "{what}, seed {seed}: max relative gap in alpha, beta up to t_blow / 2: {:e}, in D: \
+             {:e}; gap > {PART_RTOL} first at t = {:.3} t_blow (softmax departure there {:e})",
+            f.gap_at_half, f.d_gap_at_half, f.part, f.departure
+        );
+    }
+    print_spreads(
+        what,
+        &[
+            (
+                "gap at half",
+                runs.iter().map(|r| r.1.gap_at_half).collect(),
+            ),
+            (
+                "D gap at half",
+                runs.iter().map(|r| r.1.d_gap_at_half).collect(),
+            ),
+            ("part / t_blow", runs.iter().map(|r| r.1.part).collect()),
+        ],
     );
-    // While the softmax is near uniform the gap is SGD's discretisation error.
-    assert!(gap_at_half < PART_RTOL / 4.0, "{gap_at_half:e}");
-    assert!(t_part > 0.5 * t_blow);
+    for (seed, f) in runs {
+        // While the softmax is near uniform the gap is SGD's discretisation error ...
+        assert!(
+            f.gap_at_half <= e.max_gap_at_half,
+            "{what} seed {seed}: {:e}",
+            f.gap_at_half
+        );
+        assert!(
+            f.d_gap_at_half <= e.max_d_gap_at_half,
+            "{what} seed {seed}: D gap {:e}",
+            f.d_gap_at_half
+        );
+        // ... and the network parts from the ODE only once the softmax departs, past half the
+        // blow-up time and before the run ends.
+        assert!(
+            f.part > e.part.0 && f.part < e.part.1,
+            "{what} seed {seed}: parts at {} t_blow",
+            f.part
+        );
+    }
+}
+
+/// Bounds on [`Following`], from seed spreads by the rule of `common::seeds`.
+struct FollowExpect {
+    max_gap_at_half: f64,
+    max_d_gap_at_half: f64,
+    part: (f64, f64),
+}
+
+/// Small stand-in (p = 23, M = 24, single-freq kappa 0.02, f64 SGD lr 1e-3 on the summed loss,
+/// no warm-up). Rule: 1.09e-3, 2.19e-4, parting at 0.900 widened by one grid step.
+const STAND_IN: FollowExpect = FollowExpect {
+    max_gap_at_half: 1.1e-3,
+    max_d_gap_at_half: 2.2e-4,
+    part: (0.885, 0.916),
+};
+
+/// The quad_single_freq preset (module docs). Rule: 8.1e-4, 5.0e-4, parting in
+/// (0.857, 0.885) widened by one grid step.
+const PRESET: FollowExpect = FollowExpect {
+    max_gap_at_half: 8.2e-4,
+    max_d_gap_at_half: 5.0e-4,
+    part: (0.843, 0.899),
+};
+
+/// Small stand-in (p = 23, M = 24, f64 SGD lr 1e-3, summed loss), fast.
+#[test]
+fn small_stand_in_real_network_follows_the_ode_while_the_softmax_is_near_uniform() {
+    let (p, width, kappa, lr) = (23usize, 24usize, 0.02, 1e-3);
+    let c = TimeScale::Sum.rate(p);
+    // Earliest blow-up among the neurons, bounded by its aligned value.
+    let t_blow = aligned_blowup_time(kappa, kappa, c);
+    let runs: Vec<(u64, Following)> = seeds(&[7])
+        .into_iter()
+        .map(|seed| {
+            let net0: Network<f64> = Network::init(
+                p,
+                width,
+                Init::SingleFreq { scale: kappa },
+                Tying::Tied,
+                seed,
+            )
+            .unwrap();
+            let steps = (1.2 * t_blow / lr) as usize;
+            let snaps: Vec<(f64, Network<f64>)> = gradient_descent(
+                &net0,
+                Activation::Quad,
+                modadd::numerics::loss::Loss::CeSum,
+                lr,
+                steps,
+                20,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(n, net)| (n as f64 * lr, net))
+            .collect();
+            (seed, follow(&net0, &snaps, c, t_blow))
+        })
+        .collect();
+    study_following("small stand-in p = 23, M = 24", &runs, &STAND_IN);
+}
+
+/// Paper scale: the quad_single_freq preset (p = 23, M = 512, single-freq kappa 0.02, SGD
+/// lr 0.1 on the mean loss with the reference warm-up, 10 000 epochs, f32), every neuron
+/// against its ODE (mean-loss rate c = 1/p; time = the sum of the learning rates applied).
+#[test]
+#[ignore = "paper scale: quad_single_freq preset p = 23, M = 512, 10 000 epochs, ~8 s CPU"]
+fn quad_single_freq_preset_follows_the_ode_while_the_softmax_is_near_uniform() {
+    use modadd::backend::Backend;
+    use modadd::train::config::TrainConfig;
+    use modadd::train::trainer::Trainer;
+    let cfg0 = TrainConfig::preset("quad_single_freq", 23).unwrap();
+    let p = cfg0.p;
+    let c = TimeScale::Mean.rate(p);
+    let t_blow = aligned_blowup_time(0.02, 0.02, c);
+    let runs: Vec<(u64, Following)> = seeds(&[42])
+        .into_iter()
+        .map(|seed| {
+            let mut cfg = cfg0.clone();
+            cfg.seed = seed;
+            let split = cfg.split().unwrap();
+            let net0: Network<f64> = cfg.initial_network().unwrap();
+            let mut tr = Trainer::<f32, _>::cpu(&cfg, &split).unwrap();
+            let mut snaps = Vec::new();
+            let mut t = 0.0;
+            while !tr.finished() {
+                if tr.epoch % 100 == 0 {
+                    snaps.push((t, tr.backend.network().cast::<f64>()));
+                }
+                t += tr.next_epoch().unwrap().lr;
+            }
+            (seed, follow(&net0, &snaps, c, t_blow))
+        })
+        .collect();
+    study_following("quad_single_freq preset p = 23, M = 512", &runs, &PRESET);
 }
 
 #[test]

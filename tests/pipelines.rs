@@ -335,24 +335,45 @@ fn progress_text_is_read_by_a_person() {
 }
 
 #[test]
-fn verify_table_has_a_line_per_check() {
+fn verify_table_has_two_lines_per_check_and_readable_numbers() {
+    use modadd::pipelines::verify::{readable, Expected};
     let checks = vec![
         Check {
             claim: "a claim".into(),
-            measured: 0.5,
+            setting: "p = 23".into(),
+            expected: Expected::Holds,
+            measured: 0.9323308270676691,
             bound: "<= 1".into(),
             pass: true,
         },
         Check {
             claim: "another".into(),
-            measured: 2.0,
-            bound: "<= 1".into(),
+            setting: "p = 13".into(),
+            expected: Expected::Fails("erratum".into()),
+            measured: 3.1e-15,
+            bound: ">= 1".into(),
             pass: false,
         },
     ];
     let t = format_table(&checks);
     let lines: Vec<&str> = t.lines().collect();
-    assert_eq!(lines.len(), 3);
-    assert!(lines[1].starts_with("a claim") && lines[1].ends_with("pass"));
-    assert!(lines[2].starts_with("another") && lines[2].ends_with("FAIL"));
+    assert_eq!(lines.len(), 5);
+    assert!(lines[1].starts_with("a claim") && lines[1].ends_with("agrees"));
+    assert!(lines[1].contains(" 0.932 "), "{}", lines[1]);
+    assert_eq!(lines[2], "    expected: holds; at: p = 23");
+    assert!(lines[3].starts_with("another") && lines[3].ends_with("DEPARTS"));
+    assert!(lines[3].contains(" 3.1e-15 "), "{}", lines[3]);
+    assert_eq!(lines[4], "    expected: fails: erratum; at: p = 13");
+    for (v, want) in [
+        (0.9323308270676691, "0.932"),
+        (1.0, "1"),
+        (1840.0, "1840"),
+        (3.0710, "3.07"),
+        (50.48, "50.5"),
+        (3.1e-15, "3.1e-15"),
+        (0.0, "0"),
+        (f64::INFINITY, "inf"),
+    ] {
+        assert_eq!(readable(v), want);
+    }
 }

@@ -71,6 +71,19 @@ fn closed_form_matches_the_network_to_round_off() {
     );
 }
 
+/// The same at the paper's larger modulus, p = 97 (N = 3 neurons per frequency, 144 neurons).
+#[test]
+fn closed_form_matches_the_network_at_p97() {
+    let (p, n) = (97, 3);
+    let (net, _) = network(p, n, 97);
+    let dev = max_dev(&net, |x, y| proposition1_logits(p, n, ALPHA, BETA, x, y));
+    eprintln!(
+        "p = 97, N = 3: largest |f_net - Prop.1| / (a N p) = {:e}",
+        dev / scale(p, n)
+    );
+    assert!(dev <= ROUND_OFF * scale(p, n), "deviation {dev:e}");
+}
+
 #[test]
 fn the_printed_constant_alpha_beta_squared_is_wrong() {
     // With a = alpha beta^2 (as printed) the formula misses by (alpha^2 beta - alpha beta^2) N/2

@@ -110,10 +110,10 @@ fn verify_quick_passes_and_writes_its_table() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}");
     let csv = std::fs::read_to_string(d.path().join("verify.csv")).unwrap();
-    assert!(csv.starts_with("claim,measured,bound,result\n"));
+    assert!(csv.starts_with("claim,setting,expected,measured,readable,bound,result\n"));
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert!(rows.len() >= 12, "{csv}");
-    assert!(rows.iter().all(|r| r.ends_with(",pass")), "{csv}");
+    assert!(rows.iter().all(|r| r.ends_with(",agrees")), "{csv}");
     for claim in [
         "1. Prop 1",
         "2. Obs 4",

@@ -1,12 +1,20 @@
-//! `modadd verify`: every claim of SPEC section 7 checked at a configurable scale, as a table
-//! (claim, measured, bound, pass/fail).
+//! `modadd verify`: every claim of SPEC section 7 as rows of a table. Each row states the
+//! paper's claim, the setting it is measured at, what we expect (it holds, or it does not and
+//! why: an erratum of the printed paper, or a seed-dependent outcome), the measurement, and the
+//! bound that turns the measurement into "agrees with the expectation". A row fails only when
+//! the measurement departs from the documented expectation, so a claim that is known not to
+//! hold (Proposition 1's printed constant, the printed dD/dt, the smallest-misalignment rule,
+//! the grokking 0.95 at seed 42) passes when it indeed does not.
 //!
-//! Each check computes its number from the library (nothing is looked up) and compares it with
-//! a stated bound. `quick` runs everything that takes seconds; the full scale adds the p = 23
-//! grokking run (about half a minute) and larger sizes. Where the paper's printed formula is
-//! wrong, the row checks the corrected statement and the measured gap to the printed one is
-//! in its own row.
+//! Each check computes its number from the library (nothing is looked up). The bounds are those
+//! of the claim's test in `tests/` (the seed spread each comes from is written there): verify
+//! is the same statement at the same settings, as one table. The full run (about a minute of
+//! CPU) trains at the paper's scale: the standard preset at p = 23 to 10 000 epochs, the
+//! quad_single_freq preset, the reference's lottery run, the grokking preset (seed 42), Gromov's
+//! untied network at his size (p = 97, M = 500, train fraction 0.3); `quick`
+//! (a few seconds) replaces those by small stand-ins and leaves grokking out.
 
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::formats::table::{fmt_f64, write_table};
 use crate::numerics::activation::Activation;
@@ -22,59 +30,155 @@ use crate::science::dynamics::ode::{
     OdeOptions,
 };
 use crate::science::dynamics::simulate::{
-    gradient_descent, project_rate, simulate_decoupled, single_frequency_neuron,
+    energies, gradient_descent, neuron, project_rate, simulate_decoupled, single_frequency_neuron,
     uniform_softmax_velocity,
 };
 use crate::science::dynamics::{FreqState, TimeScale};
 use crate::science::fourier::{spectrum, wrap};
 use crate::science::grokking::probe::SpectralProbe;
-use crate::science::grokking::{class_accuracy, class_shares, classify, PairClass};
+use crate::science::grokking::{class_shares, classify, PairClass};
 use crate::science::mechanism::{
     activation_swaps, paper_printed_constant, proposition1_bracket, proposition1_constant,
-    proposition1_logits, softmax_lower_bound, softmax_probability,
+    proposition1_logits, softmax_lower_bound, softmax_probability, SwapOutcome,
 };
 use crate::train::config::{Precision, TrainConfig};
 use crate::train::trainer::Trainer;
 use std::f64::consts::PI;
 use std::path::Path;
 
+/// What we expect of a claim as the paper states it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expected {
+    /// The claim holds at this setting.
+    Holds,
+    /// The claim does not hold at this setting, for the reason given (an erratum, a
+    /// seed-dependent outcome, ...); the row checks that it indeed does not, as documented.
+    Fails(String),
+}
+
+impl Expected {
+    /// `holds`, or `fails: <reason>`.
+    pub fn text(&self) -> String {
+        match self {
+            Expected::Holds => "holds".into(),
+            Expected::Fails(why) => format!("fails: {why}"),
+        }
+    }
+}
+
 /// One row of the claims table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Check {
-    /// SPEC 7 claim number and statement.
+    /// SPEC 7 claim number and the paper's claim as checked by this row.
     pub claim: String,
+    /// The setting measured at (modulus, width, preset, epochs, seed).
+    pub setting: String,
+    /// Our documented expectation.
+    pub expected: Expected,
     /// The measured value.
     pub measured: f64,
-    /// The bound, as text (e.g. "<= 1e-12").
+    /// The bound the measurement must meet to agree with the expectation, as text.
     pub bound: String,
-    /// Whether the measured value satisfies the bound.
+    /// Whether the measurement agrees with the expectation.
     pub pass: bool,
 }
 
-fn le(claim: &str, measured: f64, bound: f64) -> Check {
+/// A row whose measurement must be at most `bound`.
+fn le(claim: &str, setting: &str, expected: Expected, measured: f64, bound: f64) -> Check {
     Check {
         claim: claim.into(),
+        setting: setting.into(),
+        expected,
         measured,
-        bound: format!("<= {bound:e}"),
+        bound: format!("<= {}", bound_text(bound)),
         pass: measured <= bound,
     }
 }
 
-fn ge(claim: &str, measured: f64, bound: f64) -> Check {
+/// A row whose measurement must be at least `bound`.
+fn ge(claim: &str, setting: &str, expected: Expected, measured: f64, bound: f64) -> Check {
     Check {
         claim: claim.into(),
+        setting: setting.into(),
+        expected,
         measured,
-        bound: format!(">= {bound}"),
+        bound: format!(">= {}", bound_text(bound)),
         pass: measured >= bound,
     }
 }
 
-/// Claim 1: Proposition 1's closed form, worked example, margin and softmax bound.
+/// A row whose measurement must lie in `[lo, hi]`.
+fn within(
+    claim: &str,
+    setting: &str,
+    expected: Expected,
+    measured: f64,
+    (lo, hi): (f64, f64),
+) -> Check {
+    Check {
+        claim: claim.into(),
+        setting: setting.into(),
+        expected,
+        measured,
+        bound: format!("in [{}, {}]", bound_text(lo), bound_text(hi)),
+        pass: measured >= lo && measured <= hi,
+    }
+}
+
+/// A bound as written in the source when it is short (`0.001`, `8.2e-4` as `0.00082`,
+/// `1e-12`), otherwise [`readable`] (bounds computed from a measurement, such as 124/133).
+fn bound_text(v: f64) -> String {
+    let s = fmt_f64(v);
+    let mantissa = s.split('e').next().unwrap_or("");
+    let digits = mantissa
+        .chars()
+        .filter(char::is_ascii_digit)
+        .skip_while(|&c| c == '0')
+        .count();
+    if digits <= 4 {
+        s
+    } else {
+        readable(v)
+    }
+}
+
+fn fails(why: &str) -> Expected {
+    Expected::Fails(why.into())
+}
+
+/// A number for people: integers as integers, values below 1e-3 (round-off, small errors) or
+/// from 1e6 up with two significant digits in exponent form (`3.1e-15`), the rest with three
+/// significant digits (`0.932`, `3.07`, `50.5`).
+pub fn readable(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e6 {
+        format!("{v:.0}")
+    } else if !(1e-3..1e6).contains(&a) {
+        format!("{v:.1e}")
+    } else {
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
+/// Claim 1: Proposition 1's closed form, the printed constant, the worked example, the softmax
+/// bound.
 pub fn proposition1(quick: bool) -> Result<Vec<Check>> {
     let ps: &[usize] = if quick {
         &[23]
     } else {
         &[7, 9, 13, 15, 23, 31]
+    };
+    let setting = if quick {
+        "p = 23, N = 3, alpha 0.7, beta 2, f64"
+    } else {
+        "p = 7..31, N = 3, alpha 0.7, beta 2, f64"
     };
     let (alpha, beta, n) = (0.7, 2.0, 3);
     let (mut worst, mut worst_printed, mut worst_soft) = (0.0f64, f64::INFINITY, f64::INFINITY);
@@ -91,11 +195,10 @@ pub fn proposition1(quick: bool) -> Result<Vec<Check>> {
                 let bracket = proposition1_bracket(p, x, y);
                 for j in 0..p {
                     worst = worst.max((z[j] - closed[j]).abs() / scale);
-                    worst_printed = worst_printed.min(if bracket[j] != 0.0 {
-                        (z[j] - printed * bracket[j]).abs() / scale
-                    } else {
-                        f64::INFINITY
-                    });
+                    if bracket[j] != 0.0 {
+                        worst_printed =
+                            worst_printed.min((z[j] - printed * bracket[j]).abs() / scale);
+                    }
                 }
                 let prob = softmax_probability(&z, (x + y) % p);
                 worst_soft = worst_soft.min(prob - softmax_lower_bound(p, n, a));
@@ -111,65 +214,131 @@ pub fn proposition1(quick: bool) -> Result<Vec<Check>> {
     let ex_err = (0..23).map(|j| (ex[j] - want(j)).abs()).fold(0.0, f64::max);
     Ok(vec![
         le(
-            "1. Prop 1: logits = closed form with a = alpha^2 beta (relative to aNp)",
+            "1. Prop 1: logits = closed form, a = alpha^2 beta (max error / aNp)",
+            setting,
+            Expected::Holds,
             worst,
             1e-12,
         ),
         ge(
-            "1. Prop 1: the printed a = alpha beta^2 misses (smallest relative gap)",
+            "1. Prop 1 as printed: a = alpha beta^2 (smallest relative gap)",
+            setting,
+            fails("erratum, the constant is a = alpha^2 beta"),
             worst_printed,
             1e-3,
         ),
         le(
-            "1. Prop 1: worked example p = 23, (3, 7): 10.5, 4.75, -1",
+            "1. Prop 1 worked example: 10.5, 4.75, -1 (max error)",
+            "p = 23, (x, y) = (3, 7)",
+            Expected::Holds,
             ex_err,
             0.0,
         ),
         ge(
-            "1. Prop 1: softmax[correct] - lower bound 1 - (p-1) e^{-aNp/8}",
+            "1. Prop 1: softmax[correct] >= 1 - (p-1) e^{-aNp/8} (smallest excess)",
+            setting,
+            Expected::Holds,
             worst_soft,
             0.0,
         ),
     ])
 }
 
-/// Claim 2 (Observation 4): a ReLU network trained to 100 % keeps it under even-part swaps and
-/// falls to chance under odd ones.
-pub fn activation_swap(quick: bool) -> Result<Vec<Check>> {
-    let p = 13;
-    let mut cfg = TrainConfig::preset("standard", p)?;
-    cfg.width = 128;
-    cfg.lr = 1e-3;
-    cfg.epochs = if quick { 1500 } else { 3000 };
-    cfg.precision = Precision::F64;
+/// Trains `cfg` and returns the activation swaps after each epoch count of `at`.
+fn swaps_at<T: crate::numerics::real::Real>(
+    cfg: &TrainConfig,
+    at: &[usize],
+) -> Result<Vec<Vec<SwapOutcome>>> {
     let split = cfg.split()?;
-    let mut t = Trainer::<f64, _>::cpu(&cfg, &split)?;
-    while t.epoch < cfg.epochs {
-        t.next_epoch()?;
+    let mut t = Trainer::<T, _>::cpu(cfg, &split)?;
+    let mut out = Vec::new();
+    for &n in at {
+        while t.epoch < n {
+            t.next_epoch()?;
+        }
+        out.push(activation_swaps(
+            &t.backend.network(),
+            &all_pairs(cfg.p, Task::Add),
+        ));
     }
-    use crate::backend::Backend;
-    let net = t.backend.network();
-    let swaps = activation_swaps(&net, &all_pairs(p, Task::Add));
-    let even = swaps
-        .iter()
+    Ok(out)
+}
+
+fn lowest_even(s: &[SwapOutcome]) -> f64 {
+    s.iter()
         .filter(|s| s.even_part)
         .map(|s| s.accuracy)
-        .fold(1.0, f64::min);
-    let odd = swaps
-        .iter()
+        .fold(1.0, f64::min)
+}
+
+fn highest_odd(s: &[SwapOutcome]) -> f64 {
+    s.iter()
         .filter(|s| !s.even_part)
         .map(|s| s.accuracy)
-        .fold(0.0, f64::max);
+        .fold(0.0, f64::max)
+}
+
+/// Claim 2 (Observation 4): a ReLU network keeps ~100 % under even-part swaps and falls to
+/// chance under odd ones; at the standard preset's own 5000 epochs softplus2 and exp keep only
+/// part of the pairs (tests/activation_swaps.rs).
+pub fn activation_swap(quick: bool) -> Result<Vec<Check>> {
+    if quick {
+        let p = 13;
+        let mut cfg = TrainConfig::preset("standard", p)?;
+        cfg.width = 128;
+        cfg.lr = 1e-3;
+        cfg.epochs = 1500;
+        cfg.precision = Precision::F64;
+        let s = &swaps_at::<f64>(&cfg, &[1500])?[0];
+        let setting = "stand-in: standard, p = 13, M = 128, lr 1e-3, 1500 epochs, f64";
+        return Ok(vec![
+            ge(
+                "2. Obs 4: even-part swaps keep ~100 % (lowest accuracy)",
+                setting,
+                Expected::Holds,
+                lowest_even(s),
+                0.98,
+            ),
+            le(
+                "2. Obs 4: odd swaps u, u^3 fall to chance (highest accuracy)",
+                setting,
+                Expected::Holds,
+                highest_odd(s),
+                2.0 / p as f64,
+            ),
+        ]);
+    }
+    let p = 23;
+    let cfg = TrainConfig::preset("standard", p)?;
+    let runs = swaps_at::<f32>(&cfg, &[5000, 10_000])?;
+    let (at5, at10) = (&runs[0], &runs[1]);
+    let acc = |s: &[SwapOutcome], a: Activation| {
+        s.iter()
+            .find(|x| x.activation == a)
+            .map_or(f64::NAN, |x| x.accuracy)
+    };
+    let partial = acc(at5, Activation::Softplus2).max(acc(at5, Activation::Exp));
     Ok(vec![
         ge(
-            "2. Obs 4: lowest accuracy under an even-part activation (p = 13)",
-            even,
+            "2. Obs 4: even-part swaps keep ~100 % (lowest accuracy)",
+            "standard preset p = 23, M = 512, 10 000 epochs (the reference checkpoint's), f32, seed 42",
+            Expected::Holds,
+            lowest_even(at10),
             0.99,
         ),
         le(
-            "2. Obs 4: highest accuracy under u or u^3 (chance 1/p = 0.077)",
-            odd,
+            "2. Obs 4: odd swaps u, u^3 fall to chance ~4 % (highest accuracy)",
+            "standard preset p = 23, M = 512, 10 000 epochs, f32, seed 42",
+            Expected::Holds,
+            highest_odd(at10),
             2.0 / p as f64,
+        ),
+        le(
+            "2. Obs 4: softplus2 and exp keep ~100 % (higher of the two)",
+            "standard preset p = 23, M = 512, 5000 epochs (the preset's), f32, seed 42",
+            fails("too early: softplus2 0.51-0.67, exp 0.29-0.60 over 9 seeds"),
+            partial,
+            0.77,
         ),
     ])
 }
@@ -182,6 +351,11 @@ pub fn decoupled_ode(quick: bool) -> Result<Vec<Check>> {
         &[(11, 3)]
     } else {
         &[(7, 2), (11, 5), (23, 4)]
+    };
+    let setting = if quick {
+        "p = 11, k = 3, 5 starts to 0.9 of blow-up, f64"
+    } else {
+        "p = 7, 11, 23, 5 starts each to 0.9 of blow-up, f64"
     };
     let (mut worst, mut paper_gap) = (0.0f64, f64::INFINITY);
     for &(p, k) in cases {
@@ -220,20 +394,23 @@ pub fn decoupled_ode(quick: bool) -> Result<Vec<Check>> {
     }
     Ok(vec![
         le(
-            "3. decoupled ODE (derived) vs simulated flow: worst relative error",
+            "3. decoupled ODE (our derivation) = simulated flow (worst relative error)",
+            setting,
+            Expected::Holds,
             worst,
             1e-8,
         ),
         ge(
-            "3. the printed dD/dt vs the simulated one: smallest relative gap",
+            "3. decoupled ODE as printed: dD/dt = -p(4 beta^2 - alpha^2/beta) sin D (smallest gap)",
+            setting,
+            fails("erratum, dD/dt = -c (4 beta + alpha^2/beta) sin D"),
             paper_gap,
             0.1,
         ),
     ])
 }
 
-/// Claim 4: D -> 0 from every start but D = pi, which stays. Each start is integrated until
-/// its magnitudes reach 1 (far past the small-init regime), where D is read.
+/// Claim 4: D -> 0 from every start but D = pi, which stays (the ODE at p = 23).
 pub fn phase_alignment() -> Result<Vec<Check>> {
     let c = TimeScale::Sum.rate(23);
     let capped = OdeOptions {
@@ -262,11 +439,19 @@ pub fn phase_alignment() -> Result<Vec<Check>> {
         .unwrap_or(f64::NAN);
     Ok(vec![
         le(
-            "4. phase alignment: largest |D| at magnitude 1, 24 starts",
+            "4. phase alignment: D -> 0 (largest |D| at magnitude 1)",
+            "ODE, p = 23, 24 starts of D over the circle",
+            Expected::Holds,
             worst,
             1e-3,
         ),
-        le("4. D = pi stays: final ||D| - pi|", stay, 1e-6),
+        le(
+            "4. phase alignment: D = pi stays (final ||D| - pi|)",
+            "ODE, p = 23, two blow-up times",
+            Expected::Holds,
+            stay,
+            1e-6,
+        ),
     ])
 }
 
@@ -298,64 +483,214 @@ pub fn single_frequency() -> Result<Vec<Check>> {
         }
     }
     Ok(vec![le(
-        "5. single frequency kept (decoupled Quad flow): off-frequency / main",
+        "5. single frequency kept, decoupled Quad flow (off-frequency / main)",
+        "p = 23, k = 5, to 0.9 of blow-up, f64",
+        Expected::Holds,
         worst,
         1e-12,
     )])
 }
 
-/// Claim 6: the lottery winner is fixed at initialisation; the ODE race predicts it.
-pub fn lottery(quick: bool) -> Result<Vec<Check>> {
-    let (p, width, lr) = (23, if quick { 32 } else { 64 }, 0.5);
-    let net0 = Network::<f64>::init(p, width, Init::Random { scale: 0.1 }, Tying::Tied, 3)?;
-    let preds = predict_lottery(&net0, TimeScale::Mean, &LotteryOptions::default())?;
-    let mut ts: Vec<f64> = preds.iter().filter_map(|q| q.ode_time).collect();
-    ts.sort_by(|a, b| a.total_cmp(b));
-    let steps = (2.0 * ts[ts.len() / 2] / lr) as usize;
-    let snaps = gradient_descent(&net0, Activation::Quad, Loss::CeMean, lr, steps, steps)?;
-    let net = &snaps.last().expect("one snapshot").1;
-    let (by_d, by_ode) = lottery_accuracy(&preds, &dominant_frequencies(net))?;
+/// Claims 3, 4, 5 in real training at the paper's scale: the quad_single_freq preset (p = 23,
+/// M = 512, single-freq kappa 0.02, SGD lr 0.1, 10 000 epochs, f32, seed 42). Bounds as in
+/// tests/ode.rs, tests/phase_alignment.rs and tests/single_frequency.rs.
+pub fn quad_single_freq_preset() -> Result<Vec<Check>> {
+    let cfg = TrainConfig::preset("quad_single_freq", 23)?;
+    let p = cfg.p;
+    let c = TimeScale::Mean.rate(p);
+    let t_blow = aligned_blowup_time(0.02, 0.02, c);
+    let split = cfg.split()?;
+    let net0: Network<f64> = cfg.initial_network()?;
+    let home = dominant_frequencies(&net0);
+    let starts: Vec<FreqState> = (0..net0.width())
+        .map(|m| {
+            let n = neuron(&net0, m);
+            FreqState::of_neuron(&n.theta, &n.xi, home[m])
+        })
+        .collect();
+    let mut tr = Trainer::<f32, _>::cpu(&cfg, &split)?;
+    let (mut snaps, mut t) = (Vec::new(), 0.0);
+    while !tr.finished() {
+        if tr.epoch % 100 == 0 {
+            snaps.push((t, tr.backend.network().cast::<f64>()));
+        }
+        t += tr.next_epoch()?.lr;
+    }
+    let last = tr.backend.network().cast::<f64>();
+    // The ODE gap up to half the aligned blow-up time.
+    let half: Vec<&(f64, Network<f64>)> = snaps.iter().filter(|s| s.0 <= 0.5 * t_blow).collect();
+    let times: Vec<f64> = half.iter().map(|s| s.0).collect();
+    let mut gap = 0.0f64;
+    for (m, s0) in starts.iter().enumerate() {
+        let ode = integrate(*s0, c, &times, &OdeOptions::default())?;
+        for ((_, s), (_, net)) in ode.points.iter().zip(&half) {
+            let n = neuron(net, m);
+            let r = FreqState::of_neuron(&n.theta, &n.xi, home[m]);
+            let sc = s.canonical();
+            gap = gap
+                .max((r.alpha - sc.alpha).abs() / sc.alpha)
+                .max((r.beta - sc.beta).abs() / sc.beta);
+        }
+        if ode.points.len() < half.len() {
+            gap = f64::INFINITY;
+        }
+    }
+    // Aligned (|D| < 0.1) fractions of the neurons starting within pi/2 and beyond.
+    let (mut near, mut n_near, mut far, mut n_far) = (0usize, 0usize, 0usize, 0usize);
+    for (m, s0) in starts.iter().enumerate() {
+        let n = neuron(&last, m);
+        let aligned = (FreqState::of_neuron(&n.theta, &n.xi, home[m])
+            .misalignment()
+            .abs()
+            < 0.1) as usize;
+        if s0.misalignment().abs() < PI / 2.0 {
+            (near, n_near) = (near + aligned, n_near + 1);
+        } else {
+            (far, n_far) = (far + aligned, n_far + 1);
+        }
+    }
+    let (near, far) = (
+        near as f64 / n_near.max(1) as f64,
+        far as f64 / n_far.max(1) as f64,
+    );
+    let kept = (0..last.width())
+        .filter(|&m| {
+            let (a, _) = energies(&neuron(&last, m));
+            1 + (0..a.len())
+                .max_by(|&i, &j| a[i].total_cmp(&a[j]))
+                .unwrap_or(0)
+                == home[m]
+        })
+        .count() as f64
+        / last.width() as f64;
+    let setting =
+        "quad_single_freq preset p = 23, M = 512, SGD lr 0.1, 10 000 epochs, f32, seed 42";
     Ok(vec![
-        ge(
-            "6. lottery: ODE-race predictor accuracy (p = 23)",
-            by_ode,
-            0.85,
+        le(
+            "3. the real network follows the ODE while the softmax is ~uniform (gap to t_blow/2)",
+            setting,
+            Expected::Holds,
+            gap,
+            QSF_MAX_GAP,
         ),
-        Check {
-            claim: "6. lottery: the paper's smallest-|D| rule accuracy (for comparison)".into(),
-            measured: by_d,
-            bound: format!("< ODE race ({})", fmt_f64(by_ode)),
-            pass: by_d < by_ode,
-        },
+        ge(
+            "4. D -> 0 in training: neurons starting at |D| < pi/2 (aligned fraction)",
+            setting,
+            Expected::Holds,
+            near,
+            QSF_MIN_ALIGNED_NEAR,
+        ),
+        within(
+            "4. D -> 0 in training: neurons starting at |D| >= pi/2 (aligned fraction)",
+            setting,
+            fails("in part: slow near pi, the race ends first (0.31-0.38 over 9 seeds)"),
+            far,
+            QSF_ALIGNED_FAR,
+        ),
+        ge(
+            "5. single frequency kept in training (neurons on their initial frequency)",
+            setting,
+            Expected::Holds,
+            kept,
+            QSF_MIN_KEPT,
+        ),
     ])
 }
 
-/// Claim 7: the three stages of grokking on the p = 23 preset.
+/// Bounds of [`quad_single_freq_preset`]: those of tests/ode.rs, tests/phase_alignment.rs and
+/// tests/single_frequency.rs (seed spreads there).
+const QSF_MAX_GAP: f64 = 8.2e-4;
+const QSF_MIN_ALIGNED_NEAR: f64 = 0.994;
+const QSF_ALIGNED_FAR: (f64, f64) = (0.27, 0.42);
+const QSF_MIN_KEPT: f64 = 1.0;
+
+/// Claim 6: the lottery winner is fixed at initialisation; the ODE race predicts it, the
+/// paper's smallest-misalignment rule does not. Full: the reference's lottery run (p = 23,
+/// M = 512, Quad, random init 0.1, SGD lr 0.1, 10 000 epochs, f32, seed 42); quick: a
+/// stand-in (M = 32, f64 SGD lr 0.5 to twice the median predicted time). Bounds as in
+/// tests/lottery.rs.
+pub fn lottery(quick: bool) -> Result<Vec<Check>> {
+    let (by_d, by_ode, setting, min_ode, min_margin) = if quick {
+        let (p, width, lr) = (23, 64, 0.5);
+        let net0 = Network::<f64>::init(p, width, Init::Random { scale: 0.1 }, Tying::Tied, 42)?;
+        let preds = predict_lottery(&net0, TimeScale::Mean, &LotteryOptions::default())?;
+        let mut ts: Vec<f64> = preds.iter().filter_map(|q| q.ode_time).collect();
+        ts.sort_by(|a, b| a.total_cmp(b));
+        let steps = (2.0 * ts[ts.len() / 2] / lr) as usize;
+        let snaps = gradient_descent(&net0, Activation::Quad, Loss::CeMean, lr, steps, steps)?;
+        let net = &snaps.last().expect("one snapshot").1;
+        let (by_d, by_ode) = lottery_accuracy(&preds, &dominant_frequencies(net))?;
+        (
+            by_d,
+            by_ode,
+            "stand-in p = 23, M = 64, random 0.1, f64 SGD lr 0.5, seed 42",
+            0.85,
+            0.57,
+        )
+    } else {
+        let mut cfg = TrainConfig::preset("quad_single_freq", 23)?;
+        cfg.init = Init::Random { scale: 0.1 };
+        let split = cfg.split()?;
+        let net0: Network<f64> = cfg.initial_network()?;
+        let preds = predict_lottery(&net0, TimeScale::Mean, &LotteryOptions::default())?;
+        let mut tr = Trainer::<f32, _>::cpu(&cfg, &split)?;
+        while !tr.finished() {
+            tr.next_epoch()?;
+        }
+        let net = tr.backend.network().cast::<f64>();
+        let (by_d, by_ode) = lottery_accuracy(&preds, &dominant_frequencies(&net))?;
+        (
+            by_d,
+            by_ode,
+            "reference lottery run p = 23, M = 512, random 0.1, SGD lr 0.1, 10 000 epochs, f32, seed 42",
+            0.86,
+            0.64,
+        )
+    };
+    Ok(vec![
+        ge(
+            "6. lottery: the winner is fixed at init; ODE race predicts it (accuracy)",
+            setting,
+            Expected::Holds,
+            by_ode,
+            min_ode,
+        ),
+        ge(
+            "6. lottery: the paper's smallest-|D| rule predicts it (ODE race minus its accuracy)",
+            setting,
+            fails(&format!(
+                "the rule names {} of the winners (chance 0.09)",
+                readable(by_d)
+            )),
+            by_ode - by_d,
+            min_margin,
+        ),
+    ])
+}
+
+/// (epoch, train acc, test acc, IPR, parameter norm) of a grokking run, every 10 epochs.
+type GrokRow = (usize, f64, f64, f64, f64);
+
+/// Claim 7: the three stages of grokking on the p = 23 preset, seed 42 (bounds and their seed
+/// spreads as in tests/grokking.rs).
 pub fn grokking() -> Result<Vec<Check>> {
     let c = TrainConfig::preset("grokking", 23)?;
+    let p = c.p;
     let split = c.split()?;
     let classes = classify(&split);
     let shares = class_shares(&classes);
     let swap_share = shares[2] / (shares[2] + shares[3]);
-    let probe = SpectralProbe::new(23);
+    let n_test = split.test.len() as f64;
+    let probe = SpectralProbe::new(p);
     let mut t = Trainer::<f32, _>::cpu(&c, &split)?;
-    let mut rows: Vec<(usize, f64, f64, f64, f64, f64)> = Vec::new();
+    let mut rows: Vec<GrokRow> = Vec::new();
     let mut grid = Vec::new();
     while t.epoch < c.epochs {
         t.next_epoch_with(|r, b| {
             if r.epoch % 10 == 0 {
-                use crate::backend::Backend;
                 b.correct_grid(&mut grid);
                 let ipr = probe.measures(&b.network()).ipr;
-                let true_acc = class_accuracy(&classes, &grid)[PairClass::TestTrue as usize];
-                rows.push((
-                    r.epoch,
-                    r.train_acc,
-                    r.test_acc,
-                    ipr,
-                    r.param_norm,
-                    true_acc.unwrap_or(0.0),
-                ));
+                rows.push((r.epoch, r.train_acc, r.test_acc, ipr, r.param_norm));
             }
             Ok(())
         })?;
@@ -363,47 +698,76 @@ pub fn grokking() -> Result<Vec<Check>> {
             break;
         }
     }
-    let full = rows
+    let s1 = rows.iter().find(|r| r.1 >= 0.95).copied();
+    let full = rows.iter().find(|r| r.1 == 1.0).map_or(usize::MAX, |r| r.0);
+    let plateau_gap = rows
         .iter()
-        .find(|r| r.1 == 1.0)
-        .map(|r| r.0)
-        .unwrap_or(usize::MAX);
-    let plateau = rows.iter().find(|r| r.0 >= full + 500).copied();
+        .filter(|r| r.0 >= full && r.0 < full.saturating_add(1000))
+        .map(|r| (r.2 - swap_share).abs() * n_test)
+        .fold(0.0, f64::max);
     let last = *rows.last().expect("rows");
     let peak = rows
         .iter()
         .fold(rows[0], |a, r| if r.4 > a.4 { *r } else { a });
-    let plateau_gap = plateau
-        .map(|r| (r.2 - swap_share).abs())
-        .unwrap_or(f64::NAN);
-    let ipr_rise = plateau.map(|r| last.3 - r.3).unwrap_or(f64::NAN);
+    // The end: wrong off-diagonal test pairs, and the law (133 - d)/133.
+    let (mut d, mut wrong_off, mut right) = (0usize, 0usize, 0usize);
+    for (i, cl) in classes.iter().enumerate() {
+        if matches!(cl, PairClass::TestSwapInTrain | PairClass::TestTrue) {
+            let diag = i / p == i % p;
+            d += diag as usize;
+            right += grid[i] as usize;
+            wrong_off += (!grid[i] && !diag) as usize;
+        }
+    }
+    let law = (n_test - d as f64) / n_test;
+    let setting =
+        "grokking preset p = 23, M = 512, AdamW lr 1e-4, wd 2, plateau stop, f32, seed 42";
     Ok(vec![
+        within(
+            "7. stage I (memorisation) ends: first epoch with train acc >= 0.95",
+            setting,
+            Expected::Holds,
+            s1.map_or(f64::NAN, |r| r.0 as f64),
+            (1645.0, 1905.0),
+        ),
         le(
-            "7. grokking: plateau test acc - swap-in-train share (3 pairs of 133)",
+            "7. memorisation plateau test acc = swap-in-train share (gap in test pairs)",
+            setting,
+            Expected::Holds,
             plateau_gap,
-            3.0 / 133.0,
+            1.0,
         ),
         ge(
-            "7. grokking: test accuracy gained after memorisation",
-            last.2 - plateau.map(|r| r.2).unwrap_or(1.0),
-            0.1,
+            "7. IPR rises after memorisation (stage I end to the end)",
+            setting,
+            Expected::Holds,
+            s1.map_or(f64::NAN, |r| last.3 - r.3),
+            0.31,
         ),
         ge(
-            "7. grokking: IPR rise from the plateau to the end",
-            ipr_rise,
-            0.1,
-        ),
-        ge(
-            "7. grokking: norm fall after its peak (relative)",
+            "7. stage III: the norm falls under weight decay (relative fall from its peak)",
+            setting,
+            Expected::Holds,
             1.0 - last.4 / peak.4,
-            0.01,
+            0.028,
         ),
-        Check {
-            claim: "7. grokking: final test accuracy (the reference reports 0.96; see docs)".into(),
-            measured: last.2,
-            bound: ">= 0.95".into(),
-            pass: last.2 >= 0.95,
-        },
+        le(
+            "7. every off-diagonal test pair generalises (wrong at the end)",
+            setting,
+            Expected::Holds,
+            wrong_off as f64,
+            0.0,
+        ),
+        within(
+            "7. stage II ends: test acc >= 0.95 (final test acc)",
+            setting,
+            fails(&format!(
+                "0.95 reached only when the split holds out <= 6 diagonal pairs; seed 42 holds out {d}: {} expected",
+                readable(law)
+            )),
+            right as f64 / n_test,
+            (law, law + 1.0 / n_test),
+        ),
     ])
 }
 
@@ -424,62 +788,157 @@ pub fn gromov_closed_form(quick: bool) -> Result<Vec<Check>> {
         }
     }
     Ok(vec![ge(
-        "8. Gromov: closed-form untied Quad weights, lowest accuracy (add, sub, 3x+5y)",
+        "8. Gromov: closed-form periodic weights solve add, sub, 3x+5y (lowest accuracy)",
+        if quick {
+            "untied Quad, p = 23, predicted width, 2 seeds, f64"
+        } else {
+            "untied Quad, p = 23, 31, 47, predicted width, 3 seeds, f64"
+        },
+        Expected::Holds,
         worst,
         1.0,
     )])
 }
 
-/// Runs every check (the grokking run only when `quick` is false).
+/// Claim 8 (Gromov) in training at his size: p = 97, M = 500, untied Quad, MSE, AdamW lr 1e-3
+/// without weight decay, init scale 0.3, constant learning rate, train fraction 0.3, 1000
+/// epochs, f32, seed 1 (bounds as in tests/gromov.rs, from 9 seeds).
+pub fn gromov_training() -> Result<Vec<Check>> {
+    use crate::numerics::optim::{OptimizerConfig, Schedule};
+    let mut c = TrainConfig::preset("quad_random", 97)?;
+    c.width = 500;
+    c.tying = Tying::Untied;
+    c.init = Init::Random { scale: 0.3 };
+    c.optimizer = OptimizerConfig::adamw(0.0);
+    c.lr = 1e-3;
+    c.schedule = Schedule::Constant;
+    c.loss = Loss::Mse;
+    c.train_frac = 0.3;
+    c.epochs = 1000;
+    c.seed = 1;
+    c.checkpoint_every = 0;
+    c.record.every = 0;
+    let split = c.split()?;
+    let mut t = Trainer::<f32, _>::cpu(&c, &split)?;
+    let (mut saturated, mut generalised, mut last) = (None, None, 0.0);
+    while !t.finished() {
+        let r = t.next_epoch()?;
+        if saturated.is_none() && r.train_acc >= 1.0 {
+            saturated = Some(r.epoch as f64);
+        }
+        if generalised.is_none() && r.test_acc >= 0.95 {
+            generalised = Some(r.epoch as f64);
+        }
+        last = r.test_acc;
+    }
+    let ratio = match (saturated, generalised) {
+        (Some(a), Some(b)) => b / a,
+        _ => f64::NAN,
+    };
+    let setting = "untied Quad, MSE, AdamW lr 1e-3, no weight decay, p = 97, M = 500, train fraction 0.3, 1000 epochs, f32, seed 1";
+    Ok(vec![
+        ge(
+            "8. Gromov: no regularisation, it groks (epoch test acc >= 0.95 / epoch train acc 1)",
+            setting,
+            Expected::Holds,
+            ratio,
+            3.0,
+        ),
+        ge(
+            "8. Gromov: test accuracy at the end",
+            setting,
+            Expected::Holds,
+            last,
+            0.95,
+        ),
+    ])
+}
+
+/// Runs every check: `quick` uses small stand-ins and leaves out the paper-scale training runs.
 pub fn verify(quick: bool) -> Result<Vec<Check>> {
     let mut v = proposition1(quick)?;
     v.extend(activation_swap(quick)?);
     v.extend(decoupled_ode(quick)?);
     v.extend(phase_alignment()?);
     v.extend(single_frequency()?);
+    if !quick {
+        v.extend(quad_single_freq_preset()?);
+    }
     v.extend(lottery(quick)?);
-    v.extend(gromov_closed_form(quick)?);
     if !quick {
         v.extend(grokking()?);
     }
+    v.extend(gromov_closed_form(quick)?);
+    if !quick {
+        v.extend(gromov_training()?);
+    }
+    // Rows in claim order (the preset run of claims 3-5 returns its rows together).
+    v.sort_by_key(|c| {
+        c.claim
+            .split('.')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
     Ok(v)
 }
 
-/// Writes the table as `verify.csv` (claim, measured, bound, pass) into `out`.
+/// The CSV columns of `verify.csv`.
+pub const VERIFY_COLUMNS: [&str; 7] = [
+    "claim", "setting", "expected", "measured", "readable", "bound", "result",
+];
+
+/// Writes the table as `verify.csv` ([`VERIFY_COLUMNS`]: the measurement at full precision and
+/// in the table's readable form; result `agrees` or `DEPARTS`) into `out`.
 pub fn write_checks(checks: &[Check], out: &Path) -> Result<()> {
     let rows: Vec<Vec<String>> = checks
         .iter()
         .map(|c| {
             vec![
                 c.claim.clone(),
+                c.setting.clone(),
+                c.expected.text(),
                 fmt_f64(c.measured),
+                readable(c.measured),
                 c.bound.clone(),
-                if c.pass { "pass" } else { "fail" }.into(),
+                result(c).into(),
             ]
         })
         .collect();
-    write_table(
-        &out.join("verify.csv"),
-        &["claim", "measured", "bound", "result"],
-        &rows,
-    )?;
+    write_table(&out.join("verify.csv"), &VERIFY_COLUMNS, &rows)?;
     Ok(())
 }
 
-/// The checks as a text table: claim, measured, bound, result (one line each, with a header).
+fn result(c: &Check) -> &'static str {
+    if c.pass {
+        "agrees"
+    } else {
+        "DEPARTS"
+    }
+}
+
+/// The checks as a text table: per row the claim, the measurement, the bound and whether they
+/// agree, then, indented on a second line, what we expect and the setting.
 pub fn format_table(checks: &[Check]) -> String {
-    let w = checks.iter().map(|c| c.claim.len()).max().unwrap_or(10);
+    let wc = checks
+        .iter()
+        .map(|c| c.claim.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let mut out = format!(
-        "{:w$}  {:>14}  {:>22}  result\n",
+        "{:wc$}  {:>9}  {:>16}  result\n",
         "claim", "measured", "bound"
     );
     for c in checks {
         out += &format!(
-            "{:w$}  {:>14}  {:>22}  {}\n",
+            "{:wc$}  {:>9}  {:>16}  {}\n    expected: {}; at: {}\n",
             c.claim,
-            format!("{:.6e}", c.measured),
+            readable(c.measured),
             c.bound,
-            if c.pass { "pass" } else { "FAIL" }
+            result(c),
+            c.expected.text(),
+            c.setting,
         );
     }
     out

@@ -1,6 +1,8 @@
 //! Shared test helpers: the tolerance policy and checkers that are themselves tested.
 #![allow(dead_code)]
 
+pub mod seeds;
+
 /// f64 machine epsilon.
 pub const EPS64: f64 = f64::EPSILON;
 
