@@ -1,13 +1,15 @@
 //! The CPU backend: the exact passes of [`crate::numerics::grad`] and the optimisers of
-//! [`crate::numerics::optim`], on the caller's thread.
+//! [`crate::numerics::optim`], on the threads of [`crate::numerics::parallel`] (every core by
+//! default; the results are the same for any thread count).
 
 use crate::backend::{Backend, StepStats};
 use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
 use crate::numerics::grad::{evaluate, loss_and_grad, Eval, Grads, Workspace};
 use crate::numerics::loss::Loss;
-use crate::numerics::network::Network;
+use crate::numerics::network::{sum_sq, Network};
 use crate::numerics::optim::Optimizer;
+use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
 
@@ -22,16 +24,30 @@ pub struct CpuBackend<T: Real> {
     ws: Workspace<T>,
     test_ws: Workspace<T>,
     grads: Grads<T>,
+    threads: Threads,
 }
 
 impl<T: Real> CpuBackend<T> {
-    /// Prepares the split's pairs for `net` and takes ownership of the weights and optimiser.
+    /// Prepares the split's pairs for `net` and takes ownership of the weights and optimiser;
+    /// runs on the process-wide threads ([`Threads::default`]).
     pub fn new(
         net: Network<T>,
         act: Activation,
         loss: Loss,
         split: &Split,
         opt: Optimizer<T>,
+    ) -> Self {
+        Self::with_threads(net, act, loss, split, opt, Threads::default())
+    }
+
+    /// As [`CpuBackend::new`], on the given threads.
+    pub fn with_threads(
+        net: Network<T>,
+        act: Activation,
+        loss: Loss,
+        split: &Split,
+        opt: Optimizer<T>,
+        threads: Threads,
     ) -> Self {
         let tying = net.tying();
         let train = Batch::new(&split.train, tying);
@@ -44,9 +60,10 @@ impl<T: Real> CpuBackend<T> {
             train,
             test,
             opt,
-            ws: Workspace::new(),
-            test_ws: Workspace::new(),
+            ws: Workspace::with_threads(threads.clone()),
+            test_ws: Workspace::with_threads(threads.clone()),
             grads,
+            threads,
         }
     }
 }
@@ -87,17 +104,35 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
             &mut self.ws,
             &mut self.grads,
         );
+        let (grad_norm, param_norm) = self.norms();
         StepStats {
             train,
-            grad_norm: self.grads.norm(),
-            param_norm: self.net.param_norm(),
+            grad_norm,
+            param_norm,
         }
     }
 
     fn update(&mut self, lr: T) {
-        let grads = self.grads.slices();
-        let mut params = self.net.param_slices_mut();
-        self.opt.step(&mut params, &grads, lr);
+        let (g, n) = (&self.grads, &mut self.net);
+        // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
+        match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
+            (Some(wy), Some(gy)) => self.opt.step_on(
+                &mut [
+                    n.w_in.as_mut_slice(),
+                    n.w_out.as_mut_slice(),
+                    wy.as_mut_slice(),
+                ],
+                &[g.w_in.as_slice(), g.w_out.as_slice(), gy.as_slice()],
+                lr,
+                &self.threads,
+            ),
+            _ => self.opt.step_on(
+                &mut [n.w_in.as_mut_slice(), n.w_out.as_mut_slice()],
+                &[g.w_in.as_slice(), g.w_out.as_slice()],
+                lr,
+                &self.threads,
+            ),
+        }
     }
 
     fn network(&self) -> Network<T> {
@@ -119,6 +154,52 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
         self.grads = Grads::zeros_like(&net);
         self.net = net;
         self.opt = opt;
+    }
+}
+
+impl<T: Real> CpuBackend<T> {
+    /// The threads the backend runs on.
+    pub fn threads(&self) -> &Threads {
+        &self.threads
+    }
+
+    /// (gradient norm, parameter norm), as [`Grads::norm`] and [`Network::param_norm`] compute
+    /// them (each tensor's sum of squares in element order, the tensors' sums in tensor
+    /// order), the tensors' sums on the backend's threads.
+    fn norms(&self) -> (f64, f64) {
+        let (g, w) = (&self.grads, &self.net);
+        let tensors: [Option<&[T]>; 6] = [
+            Some(g.w_in.as_slice()),
+            Some(g.w_out.as_slice()),
+            g.w_in_y.as_ref().map(|m| m.as_slice()),
+            Some(w.w_in.as_slice()),
+            Some(w.w_out.as_slice()),
+            w.w_in_y.as_ref().map(|m| m.as_slice()),
+        ];
+        let mut sums = [0.0f64; 6];
+        if self.threads.parallel() {
+            use rayon::prelude::*;
+            self.threads.install(|| {
+                sums.par_iter_mut()
+                    .zip(tensors.par_iter())
+                    .for_each(|(s, t)| *s = t.map(sum_sq).unwrap_or(0.0))
+            });
+        } else {
+            for (s, t) in sums.iter_mut().zip(tensors) {
+                *s = t.map(sum_sq).unwrap_or(0.0);
+            }
+        }
+        let norm = |s: &[f64], third: bool| {
+            let mut v = s[0] + s[1];
+            if third {
+                v += s[2];
+            }
+            v.sqrt()
+        };
+        (
+            norm(&sums[..3], g.w_in_y.is_some()),
+            norm(&sums[3..], w.w_in_y.is_some()),
+        )
     }
 }
 
