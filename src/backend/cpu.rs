@@ -12,6 +12,7 @@ use crate::numerics::optim::Optimizer;
 use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
+use std::borrow::Cow;
 
 /// The CPU backend: the exact passes of [`crate::numerics::grad`] and the optimisers of [`crate::numerics::optim`].
 pub struct CpuBackend<T: Real> {
@@ -137,6 +138,10 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
 
     fn network(&self) -> Network<T> {
         self.net.clone()
+    }
+
+    fn weights(&self) -> Cow<'_, Network<T>> {
+        Cow::Borrowed(&self.net)
     }
 
     fn optimizer(&self) -> Optimizer<T> {

@@ -36,6 +36,40 @@ pub struct LayerSums {
     pub s: Vec<f64>,
 }
 
+/// Scratch for [`SpectralProbe::measures_with`]: the tables in the network's precision and the
+/// four M x K sums, kept across calls.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeBuffers<T: Real> {
+    cos: Vec<T>,
+    sin: Vec<T>,
+    c_in: Vec<T>,
+    s_in: Vec<T>,
+    c_out: Vec<T>,
+    s_out: Vec<T>,
+}
+
+impl<T: Real> ProbeBuffers<T> {
+    /// Empty buffers (sized on first use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// One layer's sums in the network's precision, M x K row-major.
+struct Sums<'a, T> {
+    c: &'a [T],
+    s: &'a [T],
+    k_max: usize,
+}
+
+impl<T: Real> Sums<'_, T> {
+    /// (c_k, s_k) of neuron m at frequency k (1-based), widened to f64.
+    fn at(&self, m: usize, k: usize) -> (f64, f64) {
+        let i = m * self.k_max + (k - 1);
+        (self.c[i].f64(), self.s[i].f64())
+    }
+}
+
 impl LayerSums {
     /// (c_k, s_k) of neuron m at frequency k (1-based).
     pub fn at(&self, m: usize, k: usize) -> (f64, f64) {
@@ -62,47 +96,109 @@ impl SpectralProbe {
 
     /// Sums of the neurons (rows of the M x p view `sv` of `data`) against the tables, as two
     /// GEMMs in the network's own precision T (f32 runs get f32 SIMD; f64 networks, which the
-    /// tests compare with the naive DFT, stay in f64), widened to f64 afterwards.
-    fn sums<T: Real>(&self, data: &[T], sv: Strides, width: usize) -> LayerSums {
-        let n = width * self.k_max;
-        let cos: Vec<T> = self.cos.iter().map(|&v| T::of(v)).collect();
-        let sin: Vec<T> = self.sin.iter().map(|&v| T::of(v)).collect();
-        let (mut c, mut s) = (vec![T::zero(); n], vec![T::zero(); n]);
+    /// tests compare with the naive DFT, stay in f64), into `c` and `s` (M x K row-major).
+    fn sums_into<T: Real>(
+        &self,
+        data: &[T],
+        sv: Strides,
+        width: usize,
+        (cos, sin): (&[T], &[T]),
+        c: &mut [T],
+        s: &mut [T],
+    ) {
         let st = Strides::col_major(self.p, self.k_max);
         // Neuron-major output (the K sums of a neuron contiguous): M x K row-major.
         let so = Strides::col_major(self.k_max, width).t();
-        gemm(T::one(), data, sv, &cos, st, T::zero(), &mut c, so);
-        gemm(T::one(), data, sv, &sin, st, T::zero(), &mut s, so);
-        LayerSums {
-            width,
-            c: c.iter().map(|v| v.f64()).collect(),
-            s: s.iter().map(|v| v.f64()).collect(),
+        gemm(T::one(), data, sv, cos, st, T::zero(), c, so);
+        gemm(T::one(), data, sv, sin, st, T::zero(), s, so);
+    }
+
+    /// Fills `buf` with the tables in T and both layers' sums of `net`.
+    fn fill<T: Real>(&self, net: &Network<T>, buf: &mut ProbeBuffers<T>) {
+        let (p, m) = (self.p, net.width());
+        let n = m * self.k_max;
+        if buf.cos.len() != self.cos.len() {
+            buf.cos = self.cos.iter().map(|&v| T::of(v)).collect();
+            buf.sin = self.sin.iter().map(|&v| T::of(v)).collect();
         }
+        for v in [&mut buf.c_in, &mut buf.s_in, &mut buf.c_out, &mut buf.s_out] {
+            v.resize(n, T::zero());
+        }
+        let tables = (&buf.cos[..], &buf.sin[..]);
+        self.sums_into(
+            net.w_in.as_slice(),
+            Strides::col_major(m, p),
+            m,
+            tables,
+            &mut buf.c_in,
+            &mut buf.s_in,
+        );
+        self.sums_into(
+            net.w_out.as_slice(),
+            Strides::col_major(p, m).t(),
+            m,
+            tables,
+            &mut buf.c_out,
+            &mut buf.s_out,
+        );
     }
 
     /// (input-layer sums of theta_m, output-layer sums of xi_m).
     pub fn layer_sums<T: Real>(&self, net: &Network<T>) -> (LayerSums, LayerSums) {
-        let (p, m) = (self.p, net.width());
+        let mut buf = ProbeBuffers::new();
+        self.fill(net, &mut buf);
+        let wide = |v: &[T]| v.iter().map(|x| x.f64()).collect();
+        let width = net.width();
         (
-            self.sums(net.w_in.as_slice(), Strides::col_major(m, p), m),
-            self.sums(net.w_out.as_slice(), Strides::col_major(p, m).t(), m),
+            LayerSums {
+                width,
+                c: wide(&buf.c_in),
+                s: wide(&buf.s_in),
+            },
+            LayerSums {
+                width,
+                c: wide(&buf.c_out),
+                s: wide(&buf.s_out),
+            },
         )
+    }
+
+    /// [`SpectralProbe::measures_with`] with buffers of its own (allocated per call).
+    pub fn measures<T: Real>(&self, net: &Network<T>) -> ProgressMeasures {
+        self.measures_with(net, &mut ProbeBuffers::new())
     }
 
     /// The reference pipeline's IPR (average of the `W_in` and `W_out` means) and the mean
     /// |sin D| over neurons (module docs). One pass per neuron: each energy is computed once;
-    /// the dominant frequency is the first k of largest energy.
-    pub fn measures<T: Real>(&self, net: &Network<T>) -> ProgressMeasures {
-        let (si, so) = self.layer_sums(net);
-        let width = si.width;
+    /// the dominant frequency is the first k of largest energy. The sums go into `buf`, which
+    /// is sized on first use: a recorder that keeps it allocates nothing per epoch.
+    pub fn measures_with<T: Real>(
+        &self,
+        net: &Network<T>,
+        buf: &mut ProbeBuffers<T>,
+    ) -> ProgressMeasures {
+        self.fill(net, buf);
+        let width = net.width();
+        let si = Sums {
+            c: &buf.c_in,
+            s: &buf.s_in,
+            k_max: self.k_max,
+        };
+        let so = Sums {
+            c: &buf.c_out,
+            s: &buf.s_out,
+            k_max: self.k_max,
+        };
         let (mut ipr_in, mut ipr_out, mut sin_d) = (0.0, 0.0, 0.0);
         for m in 0..width {
             let (mut s2i, mut s4i, mut s2o, mut s4o) = (0.0, 0.0, 0.0, 0.0);
             let (mut best, mut best_e) = (1, -1.0);
             for k0 in 0..self.k_max {
                 let i = m * self.k_max + k0;
-                let ei = si.c[i] * si.c[i] + si.s[i] * si.s[i];
-                let eo = so.c[i] * so.c[i] + so.s[i] * so.s[i];
+                let (ci, s_i) = (si.c[i].f64(), si.s[i].f64());
+                let (co, s_o) = (so.c[i].f64(), so.s[i].f64());
+                let ei = ci * ci + s_i * s_i;
+                let eo = co * co + s_o * s_o;
                 s2i += ei;
                 s4i += ei * ei;
                 s2o += eo;
