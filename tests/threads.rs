@@ -1,7 +1,11 @@
-//! Claim: the results do not depend on the thread count. Losses, accuracies, gradients and
-//! the weights after several steps are bit-identical on 1, 2 and 3 threads
-//! (`numerics::parallel`: work is split only along dimensions that are not summed over).
+//! Claim: the results do not depend on the thread count. Losses, accuracies, gradients, the
+//! weights after several steps, the lottery race and a whole `modadd train` run folder are
+//! bit-identical on 1, 2 and 3 threads (`numerics::parallel`: work is split only along
+//! dimensions that are not summed over).
 
+mod common;
+
+use assert_cmd::Command;
 use modadd::backend::cpu::CpuBackend;
 use modadd::backend::Backend;
 use modadd::numerics::activation::Activation;
@@ -11,9 +15,11 @@ use modadd::numerics::init::Init;
 use modadd::numerics::loss::Loss;
 use modadd::numerics::network::{Network, Tying};
 use modadd::numerics::optim::OptimizerConfig;
-use modadd::numerics::parallel::Threads;
+use modadd::numerics::parallel::{set_default_threads, Threads};
 use modadd::numerics::real::Real;
 use modadd::numerics::task::{Split, Task};
+use modadd::science::dynamics::lottery::{predict_lottery, LotteryOptions};
+use modadd::science::dynamics::TimeScale;
 
 const COUNTS: [usize; 3] = [1, 2, 3];
 
@@ -144,4 +150,71 @@ fn steps_are_bit_identical_on_1_2_3_threads() {
             }
         }
     }
+}
+
+#[test]
+fn lottery_race_is_the_same_on_every_thread_count() {
+    let net = Network::<f64>::init(13, 40, Init::Random { scale: 0.1 }, Tying::Tied, 4).unwrap();
+    // The race runs on the process-wide count; no other test of this file reads it.
+    let mut runs = vec![];
+    for t in COUNTS {
+        set_default_threads(t).unwrap();
+        runs.push(predict_lottery(&net, TimeScale::Sum, &LotteryOptions::default()).unwrap());
+    }
+    let one = &runs[0];
+    assert!(runs.iter().all(|r| r == one));
+    assert!(one.iter().enumerate().all(|(i, p)| p.neuron == i));
+}
+
+#[test]
+fn train_run_folders_are_byte_identical_on_1_2_3_threads() {
+    let dirs: Vec<_> = COUNTS
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    for (t, d) in COUNTS.iter().zip(&dirs) {
+        Command::cargo_bin("modadd")
+            .unwrap()
+            .args([
+                "train",
+                "--preset",
+                "grokking",
+                "--p",
+                "23",
+                "--width",
+                "72",
+                "--epochs",
+                "120",
+                "--lr",
+                "3e-3",
+                "--checkpoint-every",
+                "50",
+                "--grid-epochs",
+                "0,60",
+                "-q",
+                "--threads",
+                &t.to_string(),
+                "--out",
+            ])
+            .arg(d.path())
+            .assert()
+            .success();
+    }
+    let trees: Vec<_> = dirs.iter().map(|d| common::read_tree(d.path())).collect();
+    assert!(trees[0].contains_key("progress.csv") && trees[0].contains_key("final/W_in.csv"));
+    for (t, tree) in COUNTS.iter().zip(&trees).skip(1) {
+        assert!(*tree == trees[0], "{t} threads: the run folder differs");
+    }
+}
+
+#[test]
+fn zero_threads_is_a_user_error() {
+    let out = Command::cargo_bin("modadd")
+        .unwrap()
+        .args(["train", "--threads", "0", "--epochs", "1", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("threads"));
 }

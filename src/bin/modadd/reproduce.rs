@@ -35,6 +35,9 @@ pub struct ReproduceArgs {
     /// Override every preset's width (quick looks).
     #[arg(long)]
     width: Option<usize>,
+    /// Threads [default: every core]; the results are the same for any count.
+    #[arg(long)]
+    threads: Option<usize>,
     /// No progress output.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -51,12 +54,16 @@ impl Default for ReproduceArgs {
             shard: None,
             epochs: None,
             width: None,
+            threads: None,
             quiet: false,
         }
     }
 }
 
 pub fn run(a: ReproduceArgs) -> Result<ExitCode> {
+    if let Some(n) = a.threads {
+        modadd::numerics::parallel::set_default_threads(n)?;
+    }
     a.backend.check(Precision::F32)?;
     let ps = match (a.p_range, a.p) {
         (Some(r), _) => parse_moduli(&r)?,
