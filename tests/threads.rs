@@ -103,7 +103,7 @@ fn steps_are_bit_identical_on_1_2_3_threads() {
             Activation::Relu,
         ),
     ] {
-        // Large enough that the optimiser splits its update into blocks (> 2^14 elements).
+        // Large enough that the optimiser splits its update into blocks (> 2048 elements).
         let (p, m) = (41, 450);
         let task = if tying == Tying::Tied {
             Task::Add

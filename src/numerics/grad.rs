@@ -736,7 +736,8 @@ fn gather_input_grads<T: Real>(net: &Network<T>, ws: &Workspace<T>, grads: &mut 
                 col[m0..m0 + n].copy_from_slice(src);
             }
         };
-        if ws.threads.parallel() {
+        // In parallel only when the copy outweighs a hand-over to the other threads.
+        if ws.threads.parallel() && m_w * p >= 1 << 16 {
             dst.par_chunks_mut(m_w).enumerate().for_each(column);
         } else {
             dst.chunks_mut(m_w).enumerate().for_each(column);

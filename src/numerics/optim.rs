@@ -216,20 +216,19 @@ impl<T: Real> Optimizer<T> {
     /// As [`Optimizer::step`].
     pub fn step_on(&mut self, params: &mut [&mut [T]], grads: &[&[T]], lr: T, threads: &Threads) {
         assert_eq!(params.len(), grads.len(), "optimizer: tensor count");
-        // Elements per block of the parallel update (large enough to amortise a task).
-        const BLOCK: usize = 1 << 14;
+        // Elements per block of the parallel update: four blocks per thread, none smaller than
+        // MIN (a task must amortise its hand-over).
+        const MIN: usize = 2048;
+        let block = |len: usize| (len.div_ceil(4 * threads.count())).max(MIN);
         match self {
             Optimizer::Sgd(s) => {
                 let wd = s.weight_decay;
                 for (w, g) in params.iter_mut().zip(grads) {
                     assert_eq!(w.len(), g.len(), "optimizer: tensor size");
                     let run = |(w, g): (&mut [T], &[T])| sgd_update(w, g, lr, wd);
-                    if threads.parallel() && w.len() > BLOCK {
-                        threads.install(|| {
-                            w.par_chunks_mut(BLOCK)
-                                .zip(g.par_chunks(BLOCK))
-                                .for_each(run)
-                        });
+                    if threads.parallel() && w.len() > MIN {
+                        let b = block(w.len());
+                        threads.install(|| w.par_chunks_mut(b).zip(g.par_chunks(b)).for_each(run));
                     } else {
                         run((w, g));
                     }
@@ -253,12 +252,13 @@ impl<T: Real> Optimizer<T> {
                     let (m, v) = (&mut a.m[i], &mut a.v[i]);
                     assert_eq!(w.len(), m.len(), "optimizer: tensor size");
                     let run = |(((w, g), m), v): AdamBlock<'_, T>| adamw_update(w, g, m, v, &k);
-                    if threads.parallel() && w.len() > BLOCK {
+                    if threads.parallel() && w.len() > MIN {
+                        let b = block(w.len());
                         threads.install(|| {
-                            w.par_chunks_mut(BLOCK)
-                                .zip(g.par_chunks(BLOCK))
-                                .zip(m.par_chunks_mut(BLOCK))
-                                .zip(v.par_chunks_mut(BLOCK))
+                            w.par_chunks_mut(b)
+                                .zip(g.par_chunks(b))
+                                .zip(m.par_chunks_mut(b))
+                                .zip(v.par_chunks_mut(b))
                                 .for_each(run)
                         });
                     } else {

@@ -100,6 +100,9 @@ impl Threads {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("modadd-{i}"))
+            // A whole training run may go on inside the pool (pipelines::train): give its
+            // threads a main thread's stack.
+            .stack_size(8 << 20)
             .build()
             .map_err(|e| Error::BackendUnavailable {
                 backend: "cpu",

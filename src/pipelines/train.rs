@@ -3,14 +3,20 @@
 //! beside the log (see [`crate::train::driver`] and [`crate::science::grokking::recorder`]).
 
 use crate::error::Result;
+use crate::numerics::parallel::Threads;
 use crate::science::grokking::recorder::Recorder;
 use crate::train::config::{BackendKind, TrainConfig};
 use crate::train::driver::{self, Progress, RunOptions, RunSummary};
 use std::path::Path;
 
 /// Trains `config` on `backend` and writes the run folder with the recorder's files.
+///
+/// The run goes on inside the process-wide thread pool ([`Threads::default`]): the epoch loop
+/// then runs on one of the pool's threads, and each parallel region of the hot loop only hands
+/// work to the others instead of waking the pool from outside (which costs more than a
+/// p = 23 step's parallel work is worth).
 pub fn run(config: &TrainConfig, opts: &RunOptions, backend: BackendKind) -> Result<RunSummary> {
-    driver::run(config, opts, backend, Recorder::start)
+    Threads::default().install(|| driver::run(config, opts, backend, Recorder::start))
 }
 
 /// Resumes the run in `out` from its latest checkpoint (to `epochs` if given), with the bar
@@ -22,5 +28,6 @@ pub fn resume(
     backend: BackendKind,
     multi: Option<indicatif::MultiProgress>,
 ) -> Result<RunSummary> {
-    driver::resume(out, epochs, progress, backend, multi, Recorder::start)
+    Threads::default()
+        .install(|| driver::resume(out, epochs, progress, backend, multi, Recorder::start))
 }
