@@ -7,7 +7,7 @@ use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
 use crate::numerics::grad::{evaluate, loss_and_grad, Eval, Grads, Workspace};
 use crate::numerics::loss::Loss;
-use crate::numerics::network::{sum_sq, Network};
+use crate::numerics::network::{sum_sq_pair, Network};
 use crate::numerics::optim::Optimizer;
 use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
@@ -42,6 +42,11 @@ impl<T: Real> CpuBackend<T> {
     }
 
     /// As [`CpuBackend::new`], on the given threads.
+    ///
+    /// Each call (`measure`, `update`, `eval_test`) enters the threads' pool once; entering it
+    /// from outside wakes its threads, which at small sizes (p = 23: a step of about 200 us)
+    /// costs a good part of a step. Driving the backend from inside the pool
+    /// ([`Threads::install`], as `pipelines::train` does for a whole run) avoids that.
     pub fn with_threads(
         net: Network<T>,
         act: Activation,
@@ -97,27 +102,33 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
     }
 
     fn measure(&mut self) -> StepStats {
-        let train = loss_and_grad(
-            &self.net,
-            self.act,
-            self.loss,
-            &self.train,
-            &mut self.ws,
-            &mut self.grads,
-        );
-        let (grad_norm, param_norm) = self.norms();
-        StepStats {
-            train,
-            grad_norm,
-            param_norm,
-        }
+        // One entry into the pool for the whole measurement (entering from outside wakes the
+        // pool, which costs more than a small step's parallel work; inside, nested entries
+        // are free).
+        let threads = self.threads.clone();
+        threads.install(|| {
+            let train = loss_and_grad(
+                &self.net,
+                self.act,
+                self.loss,
+                &self.train,
+                &mut self.ws,
+                &mut self.grads,
+            );
+            let (grad_norm, param_norm) = self.norms();
+            StepStats {
+                train,
+                grad_norm,
+                param_norm,
+            }
+        })
     }
 
     fn update(&mut self, lr: T) {
-        let (g, n) = (&self.grads, &mut self.net);
+        let (g, n, opt, threads) = (&self.grads, &mut self.net, &mut self.opt, &self.threads);
         // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
-        match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
-            (Some(wy), Some(gy)) => self.opt.step_on(
+        threads.install(|| match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
+            (Some(wy), Some(gy)) => opt.step_on(
                 &mut [
                     n.w_in.as_mut_slice(),
                     n.w_out.as_mut_slice(),
@@ -125,15 +136,15 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
                 ],
                 &[g.w_in.as_slice(), g.w_out.as_slice(), gy.as_slice()],
                 lr,
-                &self.threads,
+                threads,
             ),
-            _ => self.opt.step_on(
+            _ => opt.step_on(
                 &mut [n.w_in.as_mut_slice(), n.w_out.as_mut_slice()],
                 &[g.w_in.as_slice(), g.w_out.as_slice()],
                 lr,
-                &self.threads,
+                threads,
             ),
-        }
+        })
     }
 
     fn network(&self) -> Network<T> {
@@ -173,40 +184,43 @@ impl<T: Real> CpuBackend<T> {
     /// order), the tensors' sums on the backend's threads.
     fn norms(&self) -> (f64, f64) {
         let (g, w) = (&self.grads, &self.net);
-        let tensors: [Option<&[T]>; 6] = [
-            Some(g.w_in.as_slice()),
-            Some(g.w_out.as_slice()),
-            g.w_in_y.as_ref().map(|m| m.as_slice()),
-            Some(w.w_in.as_slice()),
-            Some(w.w_out.as_slice()),
-            w.w_in_y.as_ref().map(|m| m.as_slice()),
+        // (gradient, weight) pairs of the same shape, each pair's two sums interleaved.
+        let pairs: [Option<TensorPair<'_, T>>; 3] = [
+            Some((g.w_in.as_slice(), w.w_in.as_slice())),
+            Some((g.w_out.as_slice(), w.w_out.as_slice())),
+            g.w_in_y
+                .as_ref()
+                .zip(w.w_in_y.as_ref())
+                .map(|(a, b)| (a.as_slice(), b.as_slice())),
         ];
-        let mut sums = [0.0f64; 6];
+        let mut sums = [(0.0f64, 0.0f64); 3];
+        let run = |(s, t): (&mut (f64, f64), &Option<TensorPair<'_, T>>)| {
+            if let Some((a, b)) = t {
+                *s = sum_sq_pair(a, b);
+            }
+        };
         if self.threads.parallel() {
             use rayon::prelude::*;
-            self.threads.install(|| {
-                sums.par_iter_mut()
-                    .zip(tensors.par_iter())
-                    .for_each(|(s, t)| *s = t.map(sum_sq).unwrap_or(0.0))
-            });
+            self.threads
+                .install(|| sums.par_iter_mut().zip(pairs.par_iter()).for_each(run));
         } else {
-            for (s, t) in sums.iter_mut().zip(tensors) {
-                *s = t.map(sum_sq).unwrap_or(0.0);
-            }
+            sums.iter_mut().zip(pairs.iter()).for_each(run);
         }
-        let norm = |s: &[f64], third: bool| {
-            let mut v = s[0] + s[1];
+        // Added in tensor order, as Grads::norm and Network::param_norm add them.
+        let third = pairs[2].is_some();
+        let total = |f: fn(&(f64, f64)) -> f64| {
+            let mut v = f(&sums[0]) + f(&sums[1]);
             if third {
-                v += s[2];
+                v += f(&sums[2]);
             }
             v.sqrt()
         };
-        (
-            norm(&sums[..3], g.w_in_y.is_some()),
-            norm(&sums[3..], w.w_in_y.is_some()),
-        )
+        (total(|s| s.0), total(|s| s.1))
     }
 }
+
+/// A gradient and the weights of the same shape.
+type TensorPair<'a, T> = (&'a [T], &'a [T]);
 
 /// Writes per-row correctness `flags` of `batch` into the x-major p x p `grid` (cleared first
 /// when `clear`). A merged row (tied model) stands for both orders.
