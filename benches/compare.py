@@ -214,9 +214,9 @@ def has_threads_flag(bin_path):
     return "--threads" in out
 
 
-def run_train(bin_path, p, m, epochs, threads, tflag, out, record=True):
+def run_train(bin_path, p, m, epochs, threads, tflag, out, record=True, preset="quad_random"):
     """One whole `modadd train` process: (wall s, user s, sys s, minor faults, major faults)."""
-    cmd = [bin_path, "train", "--preset", "quad_random", "--p", str(p), "--width", str(m),
+    cmd = [bin_path, "train", "--preset", preset, "--p", str(p), "--width", str(m),
            "--epochs", str(epochs), "--out", out, "--force", "-q"]
     if tflag:
         cmd += ["--threads", str(threads)]
@@ -240,7 +240,7 @@ def epoch_counts(p, m):
     return 2, 7
 
 
-def ours_epoch(bin_path, p, m, threads, tflag, repeat, tmp, record=True):
+def ours_epoch(bin_path, p, m, threads, tflag, repeat, tmp, record=True, preset="quad_random"):
     """Median per-epoch wall time of whole `train` processes (difference of two epoch counts)."""
     e1, e2 = epoch_counts(p, m)
     out = os.path.join(tmp, f"run_{p}_{m}")
@@ -249,8 +249,8 @@ def ours_epoch(bin_path, p, m, threads, tflag, repeat, tmp, record=True):
     for _ in range(repeat):
         for attempt in range(3):
             wait_idle()
-            a = run_train(bin_path, p, m, e1, threads, tflag, out, record)
-            b = run_train(bin_path, p, m, e2, threads, tflag, out, record)
+            a = run_train(bin_path, p, m, e1, threads, tflag, out, record, preset)
+            b = run_train(bin_path, p, m, e2, threads, tflag, out, record, preset)
             use = (b[1] + b[2] - a[1] - a[2]) / max(b[0] - a[0], 1e-9)
             if use >= 0.75 * cores or attempt == 2:
                 break
@@ -294,6 +294,50 @@ def ours_bench(threads, shapes):
     return res
 
 
+# ---------------------------------------------------------------- the sweep
+
+PRESET_EPOCHS = {"standard": 5000, "grokking": 50000, "quad_random": 5000,
+                 "quad_single_freq": 10000, "relu_single_freq": 10000}
+
+
+def reference_width(p):
+    return max(512, -(-512 * p * p // 529))
+
+
+def sweep(bin_path, threads, tflag, repeat):
+    """Per-epoch time of every preset at p = 23, 47, 97 (preset widths), and an estimate of
+    `modadd reproduce --p 97`: the measured time of the reproduce with 2 epochs per preset
+    (every analysis, ODE, lottery and single-frequency unit) plus each preset's remaining epochs
+    at its measured per-epoch time."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in (23, 47, 97):
+            m = reference_width(p)
+            for preset in PRESET_EPOCHS:
+                t, _, _, _ = ours_epoch(bin_path, p, m, threads, tflag, repeat, tmp, preset=preset)
+                rows[(p, preset)] = t
+                print(f"  {preset:17s} p={p} M={m}: {t * 1e3:.3f} ms/epoch (load {load():.2f})", flush=True)
+        wait_idle()
+        cmd = [bin_path, "reproduce", "--p", "97", "--epochs", "2", "--out", os.path.join(tmp, "rep"), "-q"]
+        if tflag:
+            cmd += ["--threads", str(threads)]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        t_rest = time.perf_counter() - t0
+    print()
+    print(f"| preset | epochs | p = 23 (M = 512) | p = 47 (M = {reference_width(47)}) | p = 97 (M = 9107) |")
+    print("|---|---|---|---|---|")
+    for preset, e in PRESET_EPOCHS.items():
+        print(f"| {preset} | {e if preset != 'grokking' else '<= 50000 (plateau stop)'} | "
+              + " | ".join(f"{rows[(p, preset)] * 1e3:.3g} ms" for p in (23, 47, 97)) + " |")
+    fixed = sum(rows[(97, pr)] * e for pr, e in PRESET_EPOCHS.items() if pr != "grokking")
+    g = rows[(97, "grokking")]
+    lo, hi = t_rest + fixed + g * 10001, t_rest + fixed + g * 50000
+    print(f"\n`modadd reproduce --p 97 --epochs 2` (every unit, 2 epochs per preset): {t_rest:.1f} s; "
+          f"estimate of `modadd reproduce --p 97` on {threads} threads: {lo / 3600:.2f} h (grokking "
+          f"stopped at its first plateau check, epoch 10000) to {hi / 3600:.2f} h (all 50000 epochs)")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -315,6 +359,9 @@ def main():
     ap.add_argument("--max-wait", type=float, default=900.0, help="longest such wait (seconds)")
     ap.add_argument("--quick", action="store_true", help="short PyTorch timings (script check)")
     ap.add_argument("--csv")
+    ap.add_argument("--sweep", action="store_true",
+                    help="instead: per-epoch time of every preset at p = 23, 47, 97 and the "
+                         "estimated time of `modadd reproduce --p 97`")
     ap.add_argument("--torch-loop", help=argparse.SUPPRESS)  # P:M:EPOCHS:FORM, for the whole-process time
     a = ap.parse_args()
     WAIT.update(min_idle=a.min_idle, max_wait=a.max_wait)
@@ -335,6 +382,11 @@ def main():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
         bin_path = os.path.join(ROOT, "target", "release", "modadd")
     tflag = has_threads_flag(bin_path)
+    if a.sweep:
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores; modadd on {a.threads} threads; "
+              f"load at start {load():.2f}", flush=True)
+        sweep(bin_path, a.threads, tflag, a.repeat)
+        return
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; threads: {a.threads} "
           f"(PyTorch {torch.__version__}, torch.set_num_threads({a.threads}); modadd "
           f"{'--threads ' + str(a.threads) if tflag else 'single-threaded (no --threads flag)'}); "

@@ -20,8 +20,12 @@
 //! - `record_f32_cpu/record`: what the grokking recorder does per epoch (correctness grid,
 //!   pair-class accuracies, IPR and mean |sin D| through the probe with kept buffers).
 //!
+//! Every timed loop runs inside its thread pool, as `modadd train` runs its epochs (entering a
+//! pool from outside wakes its threads, which costs more than a p = 23 step's parallel work).
+//!
 //! Run: `cargo bench --bench step` (about 5 minutes on 2 cores); one group or size with a
-//! filter, e.g. `cargo bench --bench step -- p97_m1024`.
+//! filter, e.g. `cargo bench --bench step -- p97_m1024`. `benches/compare.py --bench` runs it
+//! per size and prints the step against its products.
 
 use criterion::{
     black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
@@ -33,7 +37,9 @@ use modadd::numerics::init::Init;
 use modadd::numerics::loss::Loss;
 use modadd::numerics::network::{Network, Tying};
 use modadd::numerics::optim::OptimizerConfig;
-use modadd::numerics::parallel::{available_threads, block, block_size, Threads};
+use modadd::numerics::parallel::{
+    available_threads, block, block_size, set_default_threads, Threads,
+};
 use modadd::numerics::real::{gemm, Strides};
 use modadd::numerics::task::{Split, Task};
 use rayon::prelude::*;
@@ -88,8 +94,11 @@ fn step(c: &mut Criterion) {
         g.throughput(Throughput::Elements((p * p) as u64));
         for t in thread_counts() {
             let mut b = backend(p, m, 1.0, 0.0, Activation::Quad, t);
+            let threads = b.threads().clone();
+            // Inside the pool, as `modadd train` runs its epochs (entering it from outside
+            // wakes its threads each time).
             g.bench_function(BenchmarkId::new("step", format!("p{p}_m{m}_t{t}")), |bch| {
-                bch.iter(|| black_box(b.step(black_box(1e-5))))
+                threads.install(|| bch.iter(|| black_box(b.step(black_box(1e-5)))))
             });
         }
     }
@@ -247,10 +256,10 @@ fn products(c: &mut Criterion) {
             let threads = Threads::new(t).unwrap();
             let id = format!("p{p}_m{m}_t{t}");
             g.bench_function(BenchmarkId::new("matrixmultiply", &id), |bch| {
-                bch.iter(|| products_mm(black_box(&mut o), &threads))
+                threads.install(|| bch.iter(|| products_mm(black_box(&mut o), &threads)))
             });
             g.bench_function(BenchmarkId::new("faer", &id), |bch| {
-                bch.iter(|| products_faer(black_box(&mut o), &threads))
+                threads.install(|| bch.iter(|| products_faer(black_box(&mut o), &threads)))
             });
         }
     }
@@ -274,13 +283,18 @@ fn recording(c: &mut Criterion) {
             let classes = classify(&split);
             let mut grid = Vec::new();
             let mut buf = ProbeBuffers::new();
+            // The probe runs on the process-wide threads: set them to t for this bench.
+            set_default_threads(t).unwrap();
+            let threads = b.threads().clone();
             g.bench_function(
                 BenchmarkId::new("record", format!("p{p}_m{m}_t{t}")),
                 |bch| {
-                    bch.iter(|| {
-                        b.correct_grid(&mut grid);
-                        let acc = class_accuracy(&classes, &grid);
-                        black_box((probe.measures_with(&b.weights(), &mut buf), acc))
+                    threads.install(|| {
+                        bch.iter(|| {
+                            b.correct_grid(&mut grid);
+                            let acc = class_accuracy(&classes, &grid);
+                            black_box((probe.measures_with(&b.weights(), &mut buf), acc))
+                        })
                     })
                 },
             );
