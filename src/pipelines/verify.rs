@@ -13,6 +13,7 @@ use crate::numerics::activation::Activation;
 use crate::numerics::init::{random_phase_offsets, Init};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::{Network, Tying};
+use crate::numerics::parallel::Threads;
 use crate::numerics::task::{all_pairs, Task};
 use crate::science::dynamics::lottery::{
     dominant_frequencies, lottery_accuracy, predict_lottery, LotteryOptions,
@@ -432,6 +433,12 @@ pub fn gromov_closed_form(quick: bool) -> Result<Vec<Check>> {
 
 /// Runs every check (the grokking run only when `quick` is false).
 pub fn verify(quick: bool) -> Result<Vec<Check>> {
+    // Inside the process-wide pool: the trainings below then hand work to the pool's threads
+    // instead of waking them from outside at every step.
+    Threads::default().install(|| checks(quick))
+}
+
+fn checks(quick: bool) -> Result<Vec<Check>> {
     let mut v = proposition1(quick)?;
     v.extend(activation_swap(quick)?);
     v.extend(decoupled_ode(quick)?);
