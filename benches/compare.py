@@ -383,9 +383,9 @@ def main():
         bin_path = os.path.join(ROOT, "target", "release", "modadd")
     tflag = has_threads_flag(bin_path)
     if a.sweep:
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores; modadd on {a.threads} threads; "
-              f"load at start {load():.2f}", flush=True)
-        sweep(bin_path, a.threads, tflag, a.repeat)
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores; modadd on "
+              f"{a.threads if tflag else 1} thread(s); load at start {load():.2f}", flush=True)
+        sweep(bin_path, a.threads if tflag else 1, tflag, a.repeat)
         return
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; threads: {a.threads} "
           f"(PyTorch {torch.__version__}, torch.set_num_threads({a.threads}); modadd "
@@ -435,7 +435,8 @@ def main():
             print(f"  p=23 M=512 {a.long_epochs} epochs: PyTorch loop {t_loop:.3f} s, whole process "
                   f"{t_whole:.3f} s ({best}); modadd whole process {long_row['ours_s']:.3f} s", flush=True)
     print()
-    print(f"| (p, M) | PyTorch step, {a.threads} threads (fastest form) | modadd `train` epoch, {a.threads} threads "
+    ours_t = a.threads if tflag else 1
+    print(f"| (p, M) | PyTorch step, {a.threads} threads (fastest form) | modadd `train` epoch, {ours_t} thread(s) "
           f"| PyTorch / modadd | recording share | load |")
     print("|---|---|---|---|---|---|")
     for r in rows:
