@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The process-wide thread count; 0 means every core.
 static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -26,11 +26,15 @@ static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
 static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
 
 /// The number of cores this process may use (`std::thread::available_parallelism`, 1 if
-/// unknown).
+/// unknown), read once: on Linux it reads the cgroup files, which the recorder must not do
+/// every epoch.
 pub fn available_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Sets the thread count that [`Threads::default`] takes from now on (the CLI's `--threads`).
