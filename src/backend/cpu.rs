@@ -1,15 +1,18 @@
 //! The CPU backend: the exact passes of [`crate::numerics::grad`] and the optimisers of
-//! [`crate::numerics::optim`], on the caller's thread.
+//! [`crate::numerics::optim`], on the threads of [`crate::numerics::parallel`] (every core by
+//! default; the results are the same for any thread count).
 
 use crate::backend::{Backend, StepStats};
 use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
 use crate::numerics::grad::{evaluate, loss_and_grad, Eval, Grads, Workspace};
 use crate::numerics::loss::Loss;
-use crate::numerics::network::Network;
+use crate::numerics::network::{sum_sq_pair, Network};
 use crate::numerics::optim::Optimizer;
+use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
+use std::borrow::Cow;
 
 /// The CPU backend: the exact passes of [`crate::numerics::grad`] and the optimisers of [`crate::numerics::optim`].
 pub struct CpuBackend<T: Real> {
@@ -22,16 +25,35 @@ pub struct CpuBackend<T: Real> {
     ws: Workspace<T>,
     test_ws: Workspace<T>,
     grads: Grads<T>,
+    threads: Threads,
 }
 
 impl<T: Real> CpuBackend<T> {
-    /// Prepares the split's pairs for `net` and takes ownership of the weights and optimiser.
+    /// Prepares the split's pairs for `net` and takes ownership of the weights and optimiser;
+    /// runs on the process-wide threads ([`Threads::default`]).
     pub fn new(
         net: Network<T>,
         act: Activation,
         loss: Loss,
         split: &Split,
         opt: Optimizer<T>,
+    ) -> Self {
+        Self::with_threads(net, act, loss, split, opt, Threads::default())
+    }
+
+    /// As [`CpuBackend::new`], on the given threads.
+    ///
+    /// Each call (`measure`, `update`, `eval_test`) enters the threads' pool once; entering it
+    /// from outside wakes its threads, which at small sizes (p = 23: a step of about 200 us)
+    /// costs a good part of a step. Driving the backend from inside the pool
+    /// ([`Threads::install`], as `pipelines::train` does for a whole run) avoids that.
+    pub fn with_threads(
+        net: Network<T>,
+        act: Activation,
+        loss: Loss,
+        split: &Split,
+        opt: Optimizer<T>,
+        threads: Threads,
     ) -> Self {
         let tying = net.tying();
         let train = Batch::new(&split.train, tying);
@@ -44,9 +66,10 @@ impl<T: Real> CpuBackend<T> {
             train,
             test,
             opt,
-            ws: Workspace::new(),
-            test_ws: Workspace::new(),
+            ws: Workspace::with_threads(threads.clone()),
+            test_ws: Workspace::with_threads(threads.clone()),
             grads,
+            threads,
         }
     }
 }
@@ -79,29 +102,57 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
     }
 
     fn measure(&mut self) -> StepStats {
-        let train = loss_and_grad(
-            &self.net,
-            self.act,
-            self.loss,
-            &self.train,
-            &mut self.ws,
-            &mut self.grads,
-        );
-        StepStats {
-            train,
-            grad_norm: self.grads.norm(),
-            param_norm: self.net.param_norm(),
-        }
+        // One entry into the pool for the whole measurement (entering from outside wakes the
+        // pool, which costs more than a small step's parallel work; inside, nested entries
+        // are free).
+        let threads = self.threads.clone();
+        threads.install(|| {
+            let train = loss_and_grad(
+                &self.net,
+                self.act,
+                self.loss,
+                &self.train,
+                &mut self.ws,
+                &mut self.grads,
+            );
+            let (grad_norm, param_norm) = self.norms();
+            StepStats {
+                train,
+                grad_norm,
+                param_norm,
+            }
+        })
     }
 
     fn update(&mut self, lr: T) {
-        let grads = self.grads.slices();
-        let mut params = self.net.param_slices_mut();
-        self.opt.step(&mut params, &grads, lr);
+        let (g, n, opt, threads) = (&self.grads, &mut self.net, &mut self.opt, &self.threads);
+        // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
+        threads.install(|| match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
+            (Some(wy), Some(gy)) => opt.step_on(
+                &mut [
+                    n.w_in.as_mut_slice(),
+                    n.w_out.as_mut_slice(),
+                    wy.as_mut_slice(),
+                ],
+                &[g.w_in.as_slice(), g.w_out.as_slice(), gy.as_slice()],
+                lr,
+                threads,
+            ),
+            _ => opt.step_on(
+                &mut [n.w_in.as_mut_slice(), n.w_out.as_mut_slice()],
+                &[g.w_in.as_slice(), g.w_out.as_slice()],
+                lr,
+                threads,
+            ),
+        })
     }
 
     fn network(&self) -> Network<T> {
         self.net.clone()
+    }
+
+    fn weights(&self) -> Cow<'_, Network<T>> {
+        Cow::Borrowed(&self.net)
     }
 
     fn optimizer(&self) -> Optimizer<T> {
@@ -121,6 +172,55 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
         self.opt = opt;
     }
 }
+
+impl<T: Real> CpuBackend<T> {
+    /// The threads the backend runs on.
+    pub fn threads(&self) -> &Threads {
+        &self.threads
+    }
+
+    /// (gradient norm, parameter norm), as [`Grads::norm`] and [`Network::param_norm`] compute
+    /// them (each tensor's sum of squares in element order, the tensors' sums in tensor
+    /// order), the tensors' sums on the backend's threads.
+    fn norms(&self) -> (f64, f64) {
+        let (g, w) = (&self.grads, &self.net);
+        // (gradient, weight) pairs of the same shape, each pair's two sums interleaved.
+        let pairs: [Option<TensorPair<'_, T>>; 3] = [
+            Some((g.w_in.as_slice(), w.w_in.as_slice())),
+            Some((g.w_out.as_slice(), w.w_out.as_slice())),
+            g.w_in_y
+                .as_ref()
+                .zip(w.w_in_y.as_ref())
+                .map(|(a, b)| (a.as_slice(), b.as_slice())),
+        ];
+        let mut sums = [(0.0f64, 0.0f64); 3];
+        let run = |(s, t): (&mut (f64, f64), &Option<TensorPair<'_, T>>)| {
+            if let Some((a, b)) = t {
+                *s = sum_sq_pair(a, b);
+            }
+        };
+        if self.threads.parallel() {
+            use rayon::prelude::*;
+            self.threads
+                .install(|| sums.par_iter_mut().zip(pairs.par_iter()).for_each(run));
+        } else {
+            sums.iter_mut().zip(pairs.iter()).for_each(run);
+        }
+        // Added in tensor order, as Grads::norm and Network::param_norm add them.
+        let third = pairs[2].is_some();
+        let total = |f: fn(&(f64, f64)) -> f64| {
+            let mut v = f(&sums[0]) + f(&sums[1]);
+            if third {
+                v += f(&sums[2]);
+            }
+            v.sqrt()
+        };
+        (total(|s| s.0), total(|s| s.1))
+    }
+}
+
+/// A gradient and the weights of the same shape.
+type TensorPair<'a, T> = (&'a [T], &'a [T]);
 
 /// Writes per-row correctness `flags` of `batch` into the x-major p x p `grid` (cleared first
 /// when `clear`). A merged row (tied model) stands for both orders.

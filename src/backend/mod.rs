@@ -4,12 +4,14 @@
 //! asks for the test metrics ([`Backend::eval_test`]), then for the training loss, accuracy,
 //! gradient norm and parameter norm at the current weights ([`Backend::measure`]), lets
 //! observers look at that state, and then asks for one optimiser update ([`Backend::update`]).
-//! Weights come back only when asked ([`Backend::network`]).
+//! Weights come back only when asked ([`Backend::network`] copies them; [`Backend::weights`]
+//! borrows them where the backend holds them in host memory, as the CPU backend does).
 
 use crate::numerics::grad::Eval;
 use crate::numerics::network::Network;
 use crate::numerics::optim::Optimizer;
 use crate::numerics::real::Real;
+use std::borrow::Cow;
 
 pub mod cpu;
 pub mod cuda;
@@ -47,6 +49,12 @@ pub trait Backend<T: Real> {
     }
     /// A copy of the current weights.
     fn network(&self) -> Network<T>;
+    /// The current weights without a copy where the backend holds them in host memory (the
+    /// CPU backend); by default a copy ([`Backend::network`]). Observers that read the
+    /// weights every epoch use this.
+    fn weights(&self) -> Cow<'_, Network<T>> {
+        Cow::Owned(self.network())
+    }
     /// A copy of the optimiser state.
     fn optimizer(&self) -> Optimizer<T>;
     /// Replaces weights and optimiser state (resuming).

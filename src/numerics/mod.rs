@@ -14,6 +14,7 @@
 //! | [`batch`] | pairs prepared for the hot loop ((x, y) and (y, x) merged for the tied model) |
 //! | [`grad`] | the exact forward and backward passes into caller-owned buffers; a naive reference |
 //! | [`optim`] | SGD and AdamW with PyTorch's semantics; learning-rate schedules |
+//! | [`parallel`] | the thread count and its pool; work split so results do not depend on it |
 
 pub mod activation;
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod loss;
 pub mod network;
 pub mod optim;
+pub mod parallel;
 pub mod real;
 pub mod rng;
 pub mod task;

@@ -157,6 +157,22 @@ pub(crate) fn sum_sq<T: Real>(v: &[T]) -> f64 {
     v.iter().map(|x| x.f64() * x.f64()).sum()
 }
 
+/// `(sum_sq(a), sum_sq(b))`, the two sums interleaved in one loop: each is the same chain of
+/// additions in element order (so the same bits), but the two chains overlap in the pipeline,
+/// which nearly halves the time of a sum that waits on its previous addition.
+pub(crate) fn sum_sq_pair<T: Real>(a: &[T], b: &[T]) -> (f64, f64) {
+    if a.len() != b.len() {
+        return (sum_sq(a), sum_sq(b));
+    }
+    // f64's Sum starts from -0.0; the squares are never -0.0, so either start gives the same.
+    let (mut sa, mut sb) = (-0.0f64, -0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        sa += x.f64() * x.f64();
+        sb += y.f64() * y.f64();
+    }
+    (sa, sb)
+}
+
 impl crate::names::Named for Tying {
     const KIND: &'static str = "model";
 }

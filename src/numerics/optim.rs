@@ -24,7 +24,9 @@
 //! update, has lr 0); the reference uses N = 10.
 
 use crate::error::{positive, Error, Result};
+use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The optimisers by name (`adamw`, `sgd`), without their hyper-parameters.
@@ -204,14 +206,31 @@ impl<T: Real> Optimizer<T> {
     /// # Panics
     /// If the tensor count or sizes differ from those the optimiser was built for.
     pub fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], lr: T) {
+        self.step_on(params, grads, lr, &Threads::single());
+    }
+
+    /// [`Optimizer::step`] on the given threads: the update is elementwise, so each thread
+    /// takes blocks of elements and the result is the same for any thread count.
+    ///
+    /// # Panics
+    /// As [`Optimizer::step`].
+    pub fn step_on(&mut self, params: &mut [&mut [T]], grads: &[&[T]], lr: T, threads: &Threads) {
         assert_eq!(params.len(), grads.len(), "optimizer: tensor count");
+        // Elements per block of the parallel update: four blocks per thread, none smaller than
+        // MIN (a task must amortise its hand-over).
+        const MIN: usize = 2048;
+        let block = |len: usize| (len.div_ceil(4 * threads.count())).max(MIN);
         match self {
             Optimizer::Sgd(s) => {
                 let wd = s.weight_decay;
                 for (w, g) in params.iter_mut().zip(grads) {
                     assert_eq!(w.len(), g.len(), "optimizer: tensor size");
-                    for (wi, &gi) in w.iter_mut().zip(g.iter()) {
-                        *wi = *wi - lr * (gi + wd * *wi);
+                    let run = |(w, g): (&mut [T], &[T])| sgd_update(w, g, lr, wd);
+                    if threads.parallel() && w.len() > MIN {
+                        let b = block(w.len());
+                        threads.install(|| w.par_chunks_mut(b).zip(g.par_chunks(b)).for_each(run));
+                    } else {
+                        run((w, g));
                     }
                 }
             }
@@ -220,23 +239,30 @@ impl<T: Real> Optimizer<T> {
                 a.t += 1;
                 let t = a.t as i32;
                 let one = T::one();
-                let bc1 = one - a.beta1.powi(t);
-                let bc2_sqrt = (one - a.beta2.powi(t)).sqrt();
-                let step = lr / bc1;
-                let decay = one - lr * a.weight_decay;
-                let (b1, b2, eps) = (a.beta1, a.beta2, a.eps);
-                for (k, (w, g)) in params.iter_mut().zip(grads).enumerate() {
+                let k = AdamConsts {
+                    b1: a.beta1,
+                    b2: a.beta2,
+                    eps: a.eps,
+                    bc2_sqrt: (one - a.beta2.powi(t)).sqrt(),
+                    step: lr / (one - a.beta1.powi(t)),
+                    decay: one - lr * a.weight_decay,
+                };
+                for (i, (w, g)) in params.iter_mut().zip(grads).enumerate() {
                     assert_eq!(w.len(), g.len(), "optimizer: tensor size");
-                    let (m, v) = (&mut a.m[k], &mut a.v[k]);
+                    let (m, v) = (&mut a.m[i], &mut a.v[i]);
                     assert_eq!(w.len(), m.len(), "optimizer: tensor size");
-                    for i in 0..w.len() {
-                        let gi = g[i];
-                        let wi = w[i] * decay;
-                        let mi = b1 * m[i] + (one - b1) * gi;
-                        let vi = b2 * v[i] + (one - b2) * gi * gi;
-                        m[i] = mi;
-                        v[i] = vi;
-                        w[i] = wi - step * mi / (vi.sqrt() / bc2_sqrt + eps);
+                    let run = |(((w, g), m), v): AdamBlock<'_, T>| adamw_update(w, g, m, v, &k);
+                    if threads.parallel() && w.len() > MIN {
+                        let b = block(w.len());
+                        threads.install(|| {
+                            w.par_chunks_mut(b)
+                                .zip(g.par_chunks(b))
+                                .zip(m.par_chunks_mut(b))
+                                .zip(v.par_chunks_mut(b))
+                                .for_each(run)
+                        });
+                    } else {
+                        run((((w, g), m), v));
                     }
                 }
             }
@@ -249,6 +275,44 @@ impl<T: Real> Optimizer<T> {
             Optimizer::Sgd(_) => None,
             Optimizer::Adamw(a) => Some(a.t),
         }
+    }
+}
+
+/// The constants of one AdamW update (module docs).
+struct AdamConsts<T> {
+    b1: T,
+    b2: T,
+    eps: T,
+    /// sqrt(1 - b2^t).
+    bc2_sqrt: T,
+    /// lr / (1 - b1^t).
+    step: T,
+    /// 1 - lr wd.
+    decay: T,
+}
+
+/// One block of (weights, gradients, first moments, second moments), as zipped by the
+/// parallel update.
+type AdamBlock<'a, T> = (((&'a mut [T], &'a [T]), &'a mut [T]), &'a mut [T]);
+
+/// The AdamW update of one block of elements.
+fn adamw_update<T: Real>(w: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: &AdamConsts<T>) {
+    let one = T::one();
+    for i in 0..w.len() {
+        let gi = g[i];
+        let wi = w[i] * k.decay;
+        let mi = k.b1 * m[i] + (one - k.b1) * gi;
+        let vi = k.b2 * v[i] + (one - k.b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = wi - k.step * mi / (vi.sqrt() / k.bc2_sqrt + k.eps);
+    }
+}
+
+/// The SGD update of one block of elements.
+fn sgd_update<T: Real>(w: &mut [T], g: &[T], lr: T, wd: T) {
+    for (wi, &gi) in w.iter_mut().zip(g.iter()) {
+        *wi = *wi - lr * (gi + wd * *wi);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::numerics::limits::check_analysable;
+use crate::numerics::parallel::Threads;
 use crate::science::grokking::recorder::Recorder;
 use crate::train::config::{BackendKind, TrainConfig};
 use crate::train::driver::{self, Progress, RunOptions, RunSummary};
@@ -12,9 +13,14 @@ use std::path::Path;
 /// Trains `config` on `backend` and writes the run folder with the recorder's files. A p whose
 /// stage snapshots could not be analysed ([`check_analysable`]) is refused before the folder is
 /// touched.
+///
+/// The run goes on inside the process-wide thread pool ([`Threads::default`]): the epoch loop
+/// then runs on one of the pool's threads, and each parallel region of the hot loop only hands
+/// work to the others instead of waking the pool from outside (which costs more than a
+/// p = 23 step's parallel work is worth).
 pub fn run(config: &TrainConfig, opts: &RunOptions, backend: BackendKind) -> Result<RunSummary> {
     check_analysable(config.p)?;
-    driver::run(config, opts, backend, Recorder::start)
+    Threads::default().install(|| driver::run(config, opts, backend, Recorder::start))
 }
 
 /// Resumes the run in `out` from its latest checkpoint (to `epochs` if given), with the bar
@@ -26,5 +32,6 @@ pub fn resume(
     backend: BackendKind,
     multi: Option<indicatif::MultiProgress>,
 ) -> Result<RunSummary> {
-    driver::resume(out, epochs, progress, backend, multi, Recorder::start)
+    Threads::default()
+        .install(|| driver::resume(out, epochs, progress, backend, multi, Recorder::start))
 }

@@ -21,6 +21,7 @@ use crate::numerics::activation::Activation;
 use crate::numerics::init::{random_phase_offsets, Init};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::{Network, Tying};
+use crate::numerics::parallel::Threads;
 use crate::numerics::task::{all_pairs, Task};
 use crate::science::dynamics::lottery::{
     dominant_frequencies, lottery_accuracy, predict_lottery, LotteryOptions,
@@ -856,6 +857,12 @@ pub fn gromov_training() -> Result<Vec<Check>> {
 
 /// Runs every check: `quick` uses small stand-ins and leaves out the paper-scale training runs.
 pub fn verify(quick: bool) -> Result<Vec<Check>> {
+    // Inside the process-wide pool: the trainings below then hand work to the pool's threads
+    // instead of waking them from outside at every step.
+    Threads::default().install(|| checks(quick))
+}
+
+fn checks(quick: bool) -> Result<Vec<Check>> {
     let mut v = proposition1(quick)?;
     v.extend(activation_swap(quick)?);
     v.extend(decoupled_ode(quick)?);

@@ -23,9 +23,15 @@ pub struct LotteryArgs {
     /// Output folder.
     #[arg(long, default_value = "lottery")]
     out: PathBuf,
+    /// Threads for the race [default: every core]; the results are the same for any count.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 pub fn run(a: LotteryArgs) -> Result<ExitCode> {
+    if let Some(n) = a.threads {
+        modadd::numerics::parallel::set_default_threads(n)?;
+    }
     let acc = run_lottery_command(&a.init_weights, a.final_weights.as_deref(), a.loss, &a.out)?;
     match acc {
         Some((d, o)) => println!(

@@ -38,6 +38,9 @@ pub struct ReproduceArgs {
     /// Do not draw the figures (by default every modulus gets `p_PPP/figures/index.html`).
     #[arg(long)]
     no_plots: bool,
+    /// Threads [default: every core]; the results are the same for any count.
+    #[arg(long)]
+    threads: Option<usize>,
     /// No progress output.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -55,12 +58,16 @@ impl Default for ReproduceArgs {
             epochs: None,
             width: None,
             no_plots: false,
+            threads: None,
             quiet: false,
         }
     }
 }
 
 pub fn run(a: ReproduceArgs) -> Result<ExitCode> {
+    if let Some(n) = a.threads {
+        modadd::numerics::parallel::set_default_threads(n)?;
+    }
     a.backend.check(Precision::F32)?;
     let ps = match (a.p_range, a.p) {
         (Some(r), _) => parse_moduli(&r)?,

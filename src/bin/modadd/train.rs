@@ -101,6 +101,9 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Threads [default: every core]; the results are the same for any count.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 impl TrainArgs {
@@ -134,6 +137,9 @@ impl TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    if let Some(n) = a.threads {
+        modadd::numerics::parallel::set_default_threads(n)?;
+    }
     if a.backend == BackendKind::Cuda {
         // Before anything else: no feature, driver or device is one clear line.
         modadd::backend::cuda::cuda_available()?;

@@ -15,9 +15,15 @@ pub struct VerifyArgs {
     /// Also write the table as verify.csv here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Threads [default: every core]; the results are the same for any count.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 pub fn run(a: VerifyArgs) -> Result<ExitCode> {
+    if let Some(n) = a.threads {
+        modadd::numerics::parallel::set_default_threads(n)?;
+    }
     let checks = verify(a.quick)?;
     print!("{}", format_table(&checks));
     if let Some(out) = &a.out {

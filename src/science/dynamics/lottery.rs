@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::numerics::network::Network;
+use crate::numerics::parallel::Threads;
 use crate::science::dynamics::ode::{
     aligned_blowup_time, check_time, hitting_time, integrate, OdeOptions,
 };
@@ -69,7 +70,9 @@ pub fn frequency_states(net: &Network<f64>, m: usize) -> Vec<FreqState> {
 
 /// Predicts every neuron's winning frequency from the initial weights `net` by the paper's
 /// smallest-misalignment rule and by racing the decoupled ODEs of its frequencies
-/// (rate [`TimeScale::rate`]); see [`LotteryPrediction`].
+/// (rate [`TimeScale::rate`]); see [`LotteryPrediction`]. The neurons race on the
+/// process-wide threads ([`Threads::default`]), each alone, so the result does not depend on
+/// them.
 pub fn predict_lottery(
     net: &Network<f64>,
     scale: TimeScale,
@@ -78,8 +81,10 @@ pub fn predict_lottery(
     crate::error::positive("level factor", opts.level_factor)?;
     crate::error::positive("t_max factor", opts.t_max_factor)?;
     let c = scale.rate(net.p);
-    (0..net.width())
-        .map(|m| {
+    // Each neuron races alone: on every thread, collected in neuron order (the first error
+    // in neuron order is the one returned).
+    Threads::default()
+        .map(net.width(), |m| {
             let states = frequency_states(net, m);
             let mut by_mis = 1;
             let mut best_d = f64::INFINITY;
@@ -129,6 +134,7 @@ pub fn predict_lottery(
                 ode_time: by_ode.map(|_| best_t),
             })
         })
+        .into_iter()
         .collect()
 }
 

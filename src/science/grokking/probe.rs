@@ -1,7 +1,9 @@
 //! Batched Fourier projections of all neurons, for the per-epoch progress measures.
 
 use crate::numerics::network::Network;
+use crate::numerics::parallel::{block, Threads};
 use crate::numerics::real::{gemm, Real, Strides};
+use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// The per-epoch spectral measures of a network (see [`SpectralProbe::measures`]).
@@ -13,8 +15,8 @@ pub struct ProgressMeasures {
     pub mean_abs_sin_d: f64,
 }
 
-/// Batched Fourier projections of all neurons: two GEMMs per layer against precomputed
-/// cos/sin tables (the fast twin of [`crate::science::fourier::spectrum`], tested against it).
+/// Batched Fourier projections of all neurons: one GEMM per layer against a precomputed
+/// [cos | sin] table (the fast twin of [`crate::science::fourier::spectrum`], tested against it).
 #[derive(Clone, Debug)]
 pub struct SpectralProbe {
     p: usize,
@@ -35,6 +37,33 @@ pub struct LayerSums {
     /// s_k per neuron, M x K row-major.
     pub s: Vec<f64>,
 }
+
+/// Scratch for [`SpectralProbe::measures_with`]: the table in the network's precision, both
+/// layers' sums and the per-neuron terms of the measures, kept across calls.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeBuffers<T: Real> {
+    /// [cos | sin], p x 2K column-major.
+    table: Vec<T>,
+    /// Input-layer sums, M x 2K row-major: c_k of neuron m at `m * 2K + k - 1`, s_k K later.
+    sums_in: Vec<T>,
+    /// Output-layer sums, laid out as `sums_in`.
+    sums_out: Vec<T>,
+    /// Per neuron: the input IPR, the output IPR and |sin D| (0 for an IPR of a zero layer).
+    terms: Vec<[f64; 3]>,
+}
+
+impl<T: Real> ProbeBuffers<T> {
+    /// Empty buffers (sized on first use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// One neuron block's (input sums, output sums, terms), as zipped.
+type ProbeBlock<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [[f64; 3]]);
+
+/// Neurons per block of the probe (its sums and per-neuron terms), spread over the threads.
+const PROBE_BLOCK: usize = 256;
 
 impl LayerSums {
     /// (c_k, s_k) of neuron m at frequency k (1-based).
@@ -60,83 +89,171 @@ impl SpectralProbe {
         SpectralProbe { p, k_max, cos, sin }
     }
 
-    /// Sums of the neurons (rows of the M x p view `sv` of `data`) against the tables, as two
-    /// GEMMs in the network's own precision T (f32 runs get f32 SIMD; f64 networks, which the
-    /// tests compare with the naive DFT, stay in f64), widened to f64 afterwards.
-    fn sums<T: Real>(&self, data: &[T], sv: Strides, width: usize) -> LayerSums {
-        let n = width * self.k_max;
-        let cos: Vec<T> = self.cos.iter().map(|&v| T::of(v)).collect();
-        let sin: Vec<T> = self.sin.iter().map(|&v| T::of(v)).collect();
-        let (mut c, mut s) = (vec![T::zero(); n], vec![T::zero(); n]);
-        let st = Strides::col_major(self.p, self.k_max);
-        // Neuron-major output (the K sums of a neuron contiguous): M x K row-major.
-        let so = Strides::col_major(self.k_max, width).t();
-        gemm(T::one(), data, sv, &cos, st, T::zero(), &mut c, so);
-        gemm(T::one(), data, sv, &sin, st, T::zero(), &mut s, so);
-        LayerSums {
-            width,
-            c: c.iter().map(|v| v.f64()).collect(),
-            s: s.iter().map(|v| v.f64()).collect(),
+    /// The sums of neurons `m0..m0+mb` of one layer (rows of the M x p view `sv` of `data`)
+    /// against [cos | sin], as one GEMM in the network's own precision T (f32 runs get f32
+    /// SIMD; f64 networks, which the tests compare with the naive DFT, stay in f64), into `out`
+    /// (mb x 2K row-major).
+    fn block_sums<T: Real>(
+        &self,
+        data: &[T],
+        sv: Strides,
+        (m0, mb): (usize, usize),
+        table: &[T],
+        out: &mut [T],
+    ) {
+        let k2 = 2 * self.k_max;
+        let rows = Strides { rows: mb, ..sv };
+        gemm(
+            T::one(),
+            &data[m0 * sv.rs..],
+            rows,
+            table,
+            Strides::col_major(self.p, k2),
+            T::zero(),
+            out,
+            Strides::col_major(k2, mb).t(),
+        );
+    }
+
+    /// Fills `buf` with both layers' sums of `net`; with `terms`, also each neuron's terms of
+    /// the measures. Neuron blocks run on the process-wide threads.
+    fn fill<T: Real>(&self, net: &Network<T>, buf: &mut ProbeBuffers<T>, terms: bool) {
+        let (p, m) = (self.p, net.width());
+        let k2 = 2 * self.k_max;
+        if buf.table.len() != p * k2 {
+            buf.table = self
+                .cos
+                .iter()
+                .chain(&self.sin)
+                .map(|&v| T::of(v))
+                .collect();
+        }
+        buf.sums_in.resize(m * k2, T::zero());
+        buf.sums_out.resize(m * k2, T::zero());
+        buf.terms.resize(m, [0.0; 3]);
+        let table = &buf.table[..];
+        let (w_in, w_out) = (net.w_in.as_slice(), net.w_out.as_slice());
+        let run = |(b, ((si, so), tm)): (usize, ProbeBlock<'_, T>)| {
+            let (m0, mb) = block(m, PROBE_BLOCK, b);
+            self.block_sums(w_in, Strides::col_major(m, p), (m0, mb), table, si);
+            self.block_sums(w_out, Strides::col_major(p, m).t(), (m0, mb), table, so);
+            if terms {
+                for (i, t) in tm.iter_mut().enumerate() {
+                    *t = self.neuron_terms(&si[i * k2..(i + 1) * k2], &so[i * k2..(i + 1) * k2]);
+                }
+            }
+        };
+        let threads = Threads::default();
+        let (si, so) = (&mut buf.sums_in[..], &mut buf.sums_out[..]);
+        let tm = &mut buf.terms[..];
+        if threads.parallel() && m > PROBE_BLOCK {
+            threads.install(|| {
+                si.par_chunks_mut(PROBE_BLOCK * k2)
+                    .zip(so.par_chunks_mut(PROBE_BLOCK * k2))
+                    .zip(tm.par_chunks_mut(PROBE_BLOCK))
+                    .enumerate()
+                    .for_each(run)
+            });
+        } else {
+            si.chunks_mut(PROBE_BLOCK * k2)
+                .zip(so.chunks_mut(PROBE_BLOCK * k2))
+                .zip(tm.chunks_mut(PROBE_BLOCK))
+                .enumerate()
+                .for_each(run);
         }
     }
 
     /// (input-layer sums of theta_m, output-layer sums of xi_m).
     pub fn layer_sums<T: Real>(&self, net: &Network<T>) -> (LayerSums, LayerSums) {
-        let (p, m) = (self.p, net.width());
+        let mut buf = ProbeBuffers::new();
+        self.fill(net, &mut buf, false);
+        let k = self.k_max;
+        let split = |v: &[T], part: usize| -> Vec<f64> {
+            v.chunks(2 * k)
+                .flat_map(|row| row[part * k..(part + 1) * k].iter().map(|x| x.f64()))
+                .collect()
+        };
+        let width = net.width();
         (
-            self.sums(net.w_in.as_slice(), Strides::col_major(m, p), m),
-            self.sums(net.w_out.as_slice(), Strides::col_major(p, m).t(), m),
+            LayerSums {
+                width,
+                c: split(&buf.sums_in, 0),
+                s: split(&buf.sums_in, 1),
+            },
+            LayerSums {
+                width,
+                c: split(&buf.sums_out, 0),
+                s: split(&buf.sums_out, 1),
+            },
         )
     }
 
-    /// The reference pipeline's IPR (average of the `W_in` and `W_out` means) and the mean
-    /// |sin D| over neurons (module docs). One pass per neuron: each energy is computed once;
-    /// the dominant frequency is the first k of largest energy.
+    /// [`SpectralProbe::measures_with`] with buffers of its own (allocated per call).
     pub fn measures<T: Real>(&self, net: &Network<T>) -> ProgressMeasures {
-        let (si, so) = self.layer_sums(net);
-        let width = si.width;
+        self.measures_with(net, &mut ProbeBuffers::new())
+    }
+
+    /// One neuron's terms of the measures from its input and output sums ([c_1..c_K, s_1..s_K]
+    /// each): the two IPRs (0 for a zero layer) and |sin D| at the dominant frequency. Each
+    /// energy is computed once; the dominant frequency is the first k of largest energy.
+    fn neuron_terms<T: Real>(&self, si: &[T], so: &[T]) -> [f64; 3] {
+        let k_max = self.k_max;
+        let (mut s2i, mut s4i, mut s2o, mut s4o) = (0.0, 0.0, 0.0, 0.0);
+        let (mut best, mut best_e) = (0, -1.0);
+        for k0 in 0..k_max {
+            let (ci, s_i) = (si[k0].f64(), si[k_max + k0].f64());
+            let (co, s_o) = (so[k0].f64(), so[k_max + k0].f64());
+            let ei = ci * ci + s_i * s_i;
+            let eo = co * co + s_o * s_o;
+            s2i += ei;
+            s4i += ei * ei;
+            s2o += eo;
+            s4o += eo * eo;
+            if ei > best_e {
+                best_e = ei;
+                best = k0;
+            }
+        }
+        let ipr_in = if s2i > 0.0 { s4i / (s2i * s2i) } else { 0.0 };
+        let ipr_out = if s2o > 0.0 { s4o / (s2o * s2o) } else { 0.0 };
+        // |sin D| without trigonometry: with phi = atan2(-s, c), psi = atan2(-so, co),
+        // sin 2phi = -2 s c / r^2, cos 2phi = (c^2 - s^2) / r^2, cos psi = co / ro,
+        // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro).
+        // A zero vector has phase 0 (atan2(0, 0) = 0).
+        let (c, s) = (si[best].f64(), si[k_max + best].f64());
+        let (co, so_) = (so[best].f64(), so[k_max + best].f64());
+        let r2 = c * c + s * s;
+        let ro = co.hypot(so_);
+        let (sin2, cos2) = if r2 > 0.0 {
+            (-2.0 * s * c / r2, (c * c - s * s) / r2)
+        } else {
+            (0.0, 1.0)
+        };
+        let (cos_psi, sin_psi) = if ro > 0.0 {
+            (co / ro, -so_ / ro)
+        } else {
+            (1.0, 0.0)
+        };
+        [ipr_in, ipr_out, (sin2 * cos_psi - cos2 * sin_psi).abs()]
+    }
+
+    /// The reference pipeline's IPR (average of the `W_in` and `W_out` means) and the mean
+    /// |sin D| over neurons (module docs). The sums and each neuron's terms are computed by
+    /// neuron blocks on the process-wide threads, and the terms are added in neuron order, so
+    /// the result does not depend on the threads. The sums go into `buf`, which is sized on
+    /// first use: a recorder that keeps it allocates nothing per epoch.
+    pub fn measures_with<T: Real>(
+        &self,
+        net: &Network<T>,
+        buf: &mut ProbeBuffers<T>,
+    ) -> ProgressMeasures {
+        self.fill(net, buf, true);
+        let width = net.width();
         let (mut ipr_in, mut ipr_out, mut sin_d) = (0.0, 0.0, 0.0);
-        for m in 0..width {
-            let (mut s2i, mut s4i, mut s2o, mut s4o) = (0.0, 0.0, 0.0, 0.0);
-            let (mut best, mut best_e) = (1, -1.0);
-            for k0 in 0..self.k_max {
-                let i = m * self.k_max + k0;
-                let ei = si.c[i] * si.c[i] + si.s[i] * si.s[i];
-                let eo = so.c[i] * so.c[i] + so.s[i] * so.s[i];
-                s2i += ei;
-                s4i += ei * ei;
-                s2o += eo;
-                s4o += eo * eo;
-                if ei > best_e {
-                    best_e = ei;
-                    best = k0 + 1;
-                }
-            }
-            if s2i > 0.0 {
-                ipr_in += s4i / (s2i * s2i);
-            }
-            if s2o > 0.0 {
-                ipr_out += s4o / (s2o * s2o);
-            }
-            // |sin D| without trigonometry: with phi = atan2(-s, c), psi = atan2(-so, co),
-            // sin 2phi = -2 s c / r^2, cos 2phi = (c^2 - s^2) / r^2, cos psi = co / ro,
-            // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro).
-            // A zero vector has phase 0 (atan2(0, 0) = 0).
-            let (c, s) = si.at(m, best);
-            let (co, so_) = so.at(m, best);
-            let r2 = c * c + s * s;
-            let ro = co.hypot(so_);
-            let (sin2, cos2) = if r2 > 0.0 {
-                (-2.0 * s * c / r2, (c * c - s * s) / r2)
-            } else {
-                (0.0, 1.0)
-            };
-            let (cos_psi, sin_psi) = if ro > 0.0 {
-                (co / ro, -so_ / ro)
-            } else {
-                (1.0, 0.0)
-            };
-            sin_d += (sin2 * cos_psi - cos2 * sin_psi).abs();
+        for t in &buf.terms[..width] {
+            ipr_in += t[0];
+            ipr_out += t[1];
+            sin_d += t[2];
         }
         let w = width as f64;
         ProgressMeasures {

@@ -13,13 +13,14 @@ use crate::numerics::limits::check_analysable;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use crate::science::analysis::export::analyze_to_dir;
-use crate::science::grokking::probe::SpectralProbe;
+use crate::science::grokking::probe::{ProbeBuffers, SpectralProbe};
 use crate::science::grokking::{
     class_accuracy, classify, detect_stages, PairClass, STAGE_THRESHOLD,
 };
 use crate::train::config::RecordConfig;
 use crate::train::driver::{Observer, RunStart};
 use crate::train::record::EpochRecord;
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -87,6 +88,9 @@ pub struct Recorder {
     progress: StreamTable,
     grids: StreamTable,
     grid: Vec<bool>,
+    /// The probe's [`ProbeBuffers`] in the run's precision, kept across epochs (typed on the
+    /// first recorded epoch, since the observer is built before the precision is known).
+    probe_buffers: Option<Box<dyn Any>>,
     memorised: bool,
     generalised: bool,
     activation: Activation,
@@ -128,6 +132,7 @@ impl Recorder {
             progress,
             grids,
             grid: Vec::new(),
+            probe_buffers: None,
             memorised: st.memorised.is_some(),
             generalised: st.generalised.is_some(),
             activation: s.config.activation,
@@ -192,9 +197,15 @@ impl Observer for Recorder {
             return Ok(());
         }
         b.correct_grid(&mut self.grid);
-        let net = b.network();
+        // Borrowed from the CPU backend: no copy of the weights per recorded epoch.
+        let net = b.weights();
         if want_row {
-            let m = self.probe.measures(&net);
+            let buf = self
+                .probe_buffers
+                .get_or_insert_with(|| Box::new(ProbeBuffers::<T>::new()))
+                .downcast_mut::<ProbeBuffers<T>>()
+                .expect("one precision per run");
+            let m = self.probe.measures_with(&net, buf);
             let row = ProgressRow {
                 epoch: r.epoch,
                 log: *r,
