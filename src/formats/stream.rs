@@ -141,6 +141,63 @@ pub fn rows_upto_epoch(path: &Path, upto: usize) -> Result<usize> {
     Ok(lines.saturating_sub(1))
 }
 
+/// Cuts `partial` back to what `keep` keeps: the file at its end (`None`: none kept), kept rows.
+fn cut_back(
+    partial: &Path,
+    header: &[&str],
+    keep: Keep,
+) -> Result<(Option<fs::File>, Vec<csv::StringRecord>)> {
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(partial)
+        .map_err(|e| Error::io(partial, e))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(partial, e))?;
+    let len = match keep {
+        Keep::Mark(m) => {
+            if (bytes.len() as u64) < m.bytes {
+                return Err(parse_err(
+                    partial,
+                    1,
+                    format!(
+                        "holds {} bytes, the checkpoint's mark needs {}",
+                        bytes.len(),
+                        m.bytes
+                    ),
+                ));
+            }
+            m.bytes as usize
+        }
+        Keep::UpToEpoch(upto) => prefix_upto_epoch(partial, &bytes, upto)?,
+        Keep::Nothing => 0,
+    };
+    let kept = if len > 0 {
+        records_of(partial, header, &bytes[..len])?
+    } else {
+        Vec::new()
+    };
+    if let Keep::Mark(m) = keep {
+        if kept.len() != m.rows {
+            return Err(parse_err(
+                partial,
+                1,
+                format!(
+                    "holds {} rows in its first {} bytes, the checkpoint's mark says {}",
+                    kept.len(),
+                    m.bytes,
+                    m.rows
+                ),
+            ));
+        }
+    }
+    f.set_len(len as u64).map_err(|e| Error::io(partial, e))?;
+    f.seek(std::io::SeekFrom::End(0))
+        .map_err(|e| Error::io(partial, e))?;
+    Ok((if len > 0 { Some(f) } else { None }, kept))
+}
+
 impl StreamTable {
     /// Opens the table at `path` with `header`, keeping what `keep` says of an earlier
     /// `.partial` (or, failing that, finished) file, and returns the kept data rows. The kept
@@ -171,59 +228,11 @@ impl StreamTable {
                 ));
             }
         }
-        let mut kept = Vec::new();
-        let mut file = None;
-        if keep != Keep::Nothing && partial.exists() {
-            let mut f = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&partial)
-                .map_err(|e| Error::io(&partial, e))?;
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)
-                .map_err(|e| Error::io(&partial, e))?;
-            let len = match keep {
-                Keep::Mark(m) => {
-                    if (bytes.len() as u64) < m.bytes {
-                        return Err(parse_err(
-                            &partial,
-                            1,
-                            format!(
-                                "holds {} bytes, the checkpoint's mark needs {}",
-                                bytes.len(),
-                                m.bytes
-                            ),
-                        ));
-                    }
-                    m.bytes as usize
-                }
-                Keep::UpToEpoch(upto) => prefix_upto_epoch(&partial, &bytes, upto)?,
-                Keep::Nothing => 0,
-            };
-            if len > 0 {
-                kept = records_of(&partial, header, &bytes[..len])?;
-            }
-            if let Keep::Mark(m) = keep {
-                if kept.len() != m.rows {
-                    return Err(parse_err(
-                        &partial,
-                        1,
-                        format!(
-                            "holds {} rows in its first {} bytes, the checkpoint's mark says {}",
-                            kept.len(),
-                            m.bytes,
-                            m.rows
-                        ),
-                    ));
-                }
-            }
-            f.set_len(len as u64).map_err(|e| Error::io(&partial, e))?;
-            f.seek(std::io::SeekFrom::End(0))
-                .map_err(|e| Error::io(&partial, e))?;
-            if len > 0 {
-                file = Some(f);
-            }
-        }
+        let (file, kept) = if keep != Keep::Nothing && partial.exists() {
+            cut_back(&partial, header, keep)?
+        } else {
+            (None, Vec::new())
+        };
         let fresh = file.is_none();
         let file = match file {
             Some(f) => f,

@@ -63,11 +63,6 @@ pub const CSV_BYTES_PER_COLUMN: usize = 64;
 pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<DMatrix<f64>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = std::io::BufReader::new(file);
-    let parse_err = |line: usize, message: String| Error::Parse {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
     let max_line = max_cols
         .saturating_mul(CSV_BYTES_PER_COLUMN)
         .saturating_add(2);
@@ -75,25 +70,11 @@ pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<
     let mut values: Vec<f64> = Vec::new();
     let (mut rows, mut cols) = (0usize, None::<usize>);
     for i in 1.. {
-        buf.clear();
-        let n = (&mut reader)
-            .take(max_line as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
+        if !read_bounded_line(&mut reader, &mut buf, path, i, max_line, max_cols)? {
             break;
         }
-        if buf.len() > max_line {
-            return Err(parse_err(
-                i,
-                format!(
-                    "line longer than {max_line} bytes ({max_cols} columns of at most \
-                     {CSV_BYTES_PER_COLUMN} bytes)"
-                ),
-            ));
-        }
         let line = std::str::from_utf8(&buf)
-            .map_err(|_| parse_err(i, "not UTF-8 text".into()))?
+            .map_err(|_| parse_err(path, i, "not UTF-8 text".into()))?
             .trim();
         if line.is_empty() {
             continue;
@@ -105,27 +86,7 @@ pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<
             max_rows,
             "rows of this weight matrix",
         )?;
-        let mut n_cols = 0;
-        for (c, field) in line.split(',').enumerate() {
-            at_most(
-                &format!("{}:{i}: columns", path.display()),
-                c + 1,
-                max_cols,
-                "columns of this weight matrix",
-            )?;
-            let f = field.trim();
-            let v: f64 = f
-                .parse()
-                .map_err(|_| parse_err(i, format!("column {}: '{f}' is not a number", c + 1)))?;
-            if !v.is_finite() {
-                return Err(parse_err(
-                    i,
-                    format!("column {}: '{f}' is not a finite number", c + 1),
-                ));
-            }
-            values.push(v);
-            n_cols += 1;
-        }
+        let n_cols = parse_csv_row(line, path, i, max_cols, &mut values)?;
         at_most(
             &format!("{}: elements", path.display()),
             values.len(),
@@ -135,6 +96,7 @@ pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<
         match cols {
             Some(first) if first != n_cols => {
                 return Err(parse_err(
+                    path,
                     i,
                     format!("{n_cols} columns, but the first row has {first}"),
                 ))
@@ -143,9 +105,81 @@ pub fn read_matrix_csv(path: &Path, max_rows: usize, max_cols: usize) -> Result<
         }
     }
     let Some(c) = cols else {
-        return Err(parse_err(1, "file holds no numbers".into()));
+        return Err(parse_err(path, 1, "file holds no numbers".into()));
     };
     Ok(DMatrix::from_row_slice(rows, c, &values))
+}
+
+/// The [`Error::Parse`] of 1-based line `line` of the weight CSV at `path`.
+fn parse_err(path: &Path, line: usize, message: String) -> Error {
+    Error::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// Reads line `i` into `buf`, refused past `max_line` bytes before it is read whole; false at EOF.
+fn read_bounded_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    path: &Path,
+    i: usize,
+    max_line: usize,
+    max_cols: usize,
+) -> Result<bool> {
+    buf.clear();
+    let n = reader
+        .take(max_line as u64 + 1)
+        .read_until(b'\n', buf)
+        .map_err(|e| Error::io(path, e))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.len() > max_line {
+        return Err(parse_err(
+            path,
+            i,
+            format!(
+                "line longer than {max_line} bytes ({max_cols} columns of at most \
+                 {CSV_BYTES_PER_COLUMN} bytes)"
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+/// Pushes the finite numbers of line `i` onto `values` (at most `max_cols`); returns how many.
+fn parse_csv_row(
+    line: &str,
+    path: &Path,
+    i: usize,
+    max_cols: usize,
+    values: &mut Vec<f64>,
+) -> Result<usize> {
+    let mut n_cols = 0;
+    for (c, field) in line.split(',').enumerate() {
+        at_most(
+            &format!("{}:{i}: columns", path.display()),
+            c + 1,
+            max_cols,
+            "columns of this weight matrix",
+        )?;
+        let f = field.trim();
+        let v: f64 = f
+            .parse()
+            .map_err(|_| parse_err(path, i, format!("column {}: '{f}' is not a number", c + 1)))?;
+        if !v.is_finite() {
+            return Err(parse_err(
+                path,
+                i,
+                format!("column {}: '{f}' is not a finite number", c + 1),
+            ));
+        }
+        values.push(v);
+        n_cols += 1;
+    }
+    Ok(n_cols)
 }
 
 /// Writes `net` as a weight folder (see module docs).

@@ -22,7 +22,7 @@ use crate::numerics::init::{random_phase_offsets, Init};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::{Network, Tying};
 use crate::numerics::parallel::Threads;
-use crate::numerics::task::{all_pairs, Task};
+use crate::numerics::task::{all_pairs, Split, Task};
 use crate::science::dynamics::lottery::{
     dominant_frequencies, lottery_accuracy, predict_lottery, LotteryOptions,
 };
@@ -520,50 +520,9 @@ pub fn quad_single_freq_preset() -> Result<Vec<Check>> {
     let last = tr.backend.network().cast::<f64>();
     // The ODE gap up to half the aligned blow-up time.
     let half: Vec<&(f64, Network<f64>)> = snaps.iter().filter(|s| s.0 <= 0.5 * t_blow).collect();
-    let times: Vec<f64> = half.iter().map(|s| s.0).collect();
-    let mut gap = 0.0f64;
-    for (m, s0) in starts.iter().enumerate() {
-        let ode = integrate(*s0, c, &times, &OdeOptions::default())?;
-        for ((_, s), (_, net)) in ode.points.iter().zip(&half) {
-            let n = neuron(net, m);
-            let r = FreqState::of_neuron(&n.theta, &n.xi, home[m]);
-            let sc = s.canonical();
-            gap = gap
-                .max((r.alpha - sc.alpha).abs() / sc.alpha)
-                .max((r.beta - sc.beta).abs() / sc.beta);
-        }
-        if ode.points.len() < half.len() {
-            gap = f64::INFINITY;
-        }
-    }
-    // Aligned (|D| < 0.1) fractions of the neurons starting within pi/2 and beyond.
-    let (mut near, mut n_near, mut far, mut n_far) = (0usize, 0usize, 0usize, 0usize);
-    for (m, s0) in starts.iter().enumerate() {
-        let n = neuron(&last, m);
-        let aligned = (FreqState::of_neuron(&n.theta, &n.xi, home[m])
-            .misalignment()
-            .abs()
-            < 0.1) as usize;
-        if s0.misalignment().abs() < PI / 2.0 {
-            (near, n_near) = (near + aligned, n_near + 1);
-        } else {
-            (far, n_far) = (far + aligned, n_far + 1);
-        }
-    }
-    let (near, far) = (
-        near as f64 / n_near.max(1) as f64,
-        far as f64 / n_far.max(1) as f64,
-    );
-    let kept = (0..last.width())
-        .filter(|&m| {
-            let (a, _) = energies(&neuron(&last, m));
-            1 + (0..a.len())
-                .max_by(|&i, &j| a[i].total_cmp(&a[j]))
-                .unwrap_or(0)
-                == home[m]
-        })
-        .count() as f64
-        / last.width() as f64;
+    let gap = ode_gap(&starts, &home, &half, c)?;
+    let (near, far) = aligned_fractions(&starts, &home, &last);
+    let kept = kept_fraction(&home, &last);
     let setting =
         "quad_single_freq preset p = 23, M = 512, SGD lr 0.1, 10 000 epochs, f32, seed 42";
     Ok(vec![
@@ -596,6 +555,67 @@ pub fn quad_single_freq_preset() -> Result<Vec<Check>> {
             QSF_MIN_KEPT,
         ),
     ])
+}
+
+/// Largest relative gap of each neuron's (alpha, beta) in `half` to the ODE's (inf: ODE ended).
+fn ode_gap(
+    starts: &[FreqState],
+    home: &[usize],
+    half: &[&(f64, Network<f64>)],
+    c: f64,
+) -> Result<f64> {
+    let times: Vec<f64> = half.iter().map(|s| s.0).collect();
+    let mut gap = 0.0f64;
+    for (m, s0) in starts.iter().enumerate() {
+        let ode = integrate(*s0, c, &times, &OdeOptions::default())?;
+        for ((_, s), (_, net)) in ode.points.iter().zip(half) {
+            let n = neuron(net, m);
+            let r = FreqState::of_neuron(&n.theta, &n.xi, home[m]);
+            let sc = s.canonical();
+            gap = gap
+                .max((r.alpha - sc.alpha).abs() / sc.alpha)
+                .max((r.beta - sc.beta).abs() / sc.beta);
+        }
+        if ode.points.len() < half.len() {
+            gap = f64::INFINITY;
+        }
+    }
+    Ok(gap)
+}
+
+/// Aligned (|D| < 0.1) fractions in `last` of the neurons starting within pi/2 and beyond.
+fn aligned_fractions(starts: &[FreqState], home: &[usize], last: &Network<f64>) -> (f64, f64) {
+    let (mut near, mut n_near, mut far, mut n_far) = (0usize, 0usize, 0usize, 0usize);
+    for (m, s0) in starts.iter().enumerate() {
+        let n = neuron(last, m);
+        let aligned = (FreqState::of_neuron(&n.theta, &n.xi, home[m])
+            .misalignment()
+            .abs()
+            < 0.1) as usize;
+        if s0.misalignment().abs() < PI / 2.0 {
+            (near, n_near) = (near + aligned, n_near + 1);
+        } else {
+            (far, n_far) = (far + aligned, n_far + 1);
+        }
+    }
+    (
+        near as f64 / n_near.max(1) as f64,
+        far as f64 / n_far.max(1) as f64,
+    )
+}
+
+/// Fraction of the neurons of `last` whose strongest frequency is still their `home` one.
+fn kept_fraction(home: &[usize], last: &Network<f64>) -> f64 {
+    (0..last.width())
+        .filter(|&m| {
+            let (a, _) = energies(&neuron(last, m));
+            1 + (0..a.len())
+                .max_by(|&i, &j| a[i].total_cmp(&a[j]))
+                .unwrap_or(0)
+                == home[m]
+        })
+        .count() as f64
+        / last.width() as f64
 }
 
 /// Bounds of [`quad_single_freq_preset`]: those of tests/ode.rs, tests/phase_alignment.rs and
@@ -682,23 +702,7 @@ pub fn grokking() -> Result<Vec<Check>> {
     let shares = class_shares(&classes);
     let swap_share = shares[2] / (shares[2] + shares[3]);
     let n_test = split.test.len() as f64;
-    let probe = SpectralProbe::new(p);
-    let mut t = Trainer::<f32, _>::cpu(&c, &split)?;
-    let mut rows: Vec<GrokRow> = Vec::new();
-    let mut grid = Vec::new();
-    while t.epoch < c.epochs {
-        t.next_epoch_with(|r, b| {
-            if r.epoch % 10 == 0 {
-                b.correct_grid(&mut grid);
-                let ipr = probe.measures(&b.network()).ipr;
-                rows.push((r.epoch, r.train_acc, r.test_acc, ipr, r.param_norm));
-            }
-            Ok(())
-        })?;
-        if t.finished() {
-            break;
-        }
-    }
+    let (rows, grid) = grok_run(&c, &split)?;
     let s1 = rows.iter().find(|r| r.1 >= 0.95).copied();
     let full = rows.iter().find(|r| r.1 == 1.0).map_or(usize::MAX, |r| r.0);
     let plateau_gap = rows
@@ -711,15 +715,7 @@ pub fn grokking() -> Result<Vec<Check>> {
         .iter()
         .fold(rows[0], |a, r| if r.4 > a.4 { *r } else { a });
     // The end: wrong off-diagonal test pairs, and the law (133 - d)/133.
-    let (mut d, mut wrong_off, mut right) = (0usize, 0usize, 0usize);
-    for (i, cl) in classes.iter().enumerate() {
-        if matches!(cl, PairClass::TestSwapInTrain | PairClass::TestTrue) {
-            let diag = i / p == i % p;
-            d += diag as usize;
-            right += grid[i] as usize;
-            wrong_off += (!grid[i] && !diag) as usize;
-        }
-    }
+    let (d, wrong_off, right) = test_pair_counts(&classes, &grid, p);
     let law = (n_test - d as f64) / n_test;
     let setting =
         "grokking preset p = 23, M = 512, AdamW lr 1e-4, wd 2, plateau stop, f32, seed 42";
@@ -770,6 +766,42 @@ pub fn grokking() -> Result<Vec<Check>> {
             (law, law + 1.0 / n_test),
         ),
     ])
+}
+
+/// Trains the grokking preset `c`: its [`GrokRow`]s and the last grid of correct pairs.
+fn grok_run(c: &TrainConfig, split: &Split) -> Result<(Vec<GrokRow>, Vec<bool>)> {
+    let probe = SpectralProbe::new(c.p);
+    let mut t = Trainer::<f32, _>::cpu(c, split)?;
+    let mut rows: Vec<GrokRow> = Vec::new();
+    let mut grid = Vec::new();
+    while t.epoch < c.epochs {
+        t.next_epoch_with(|r, b| {
+            if r.epoch % 10 == 0 {
+                b.correct_grid(&mut grid);
+                let ipr = probe.measures(&b.network()).ipr;
+                rows.push((r.epoch, r.train_acc, r.test_acc, ipr, r.param_norm));
+            }
+            Ok(())
+        })?;
+        if t.finished() {
+            break;
+        }
+    }
+    Ok((rows, grid))
+}
+
+/// Of the test pairs: how many are diagonal, wrong off the diagonal, and right in `grid`.
+fn test_pair_counts(classes: &[PairClass], grid: &[bool], p: usize) -> (usize, usize, usize) {
+    let (mut d, mut wrong_off, mut right) = (0usize, 0usize, 0usize);
+    for (i, cl) in classes.iter().enumerate() {
+        if matches!(cl, PairClass::TestSwapInTrain | PairClass::TestTrue) {
+            let diag = i / p == i % p;
+            d += diag as usize;
+            right += grid[i] as usize;
+            wrong_off += (!grid[i] && !diag) as usize;
+        }
+    }
+    (d, wrong_off, right)
 }
 
 /// Claim 8 (Gromov): the closed-form periodic weights of the untied Quad network classify every

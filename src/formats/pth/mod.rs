@@ -281,36 +281,8 @@ impl<R: Read + Seek> PthArchive<R> {
             ))));
         }
         let entry = format!("{}data/{}", self.prefix, t.key);
-        // Elements present: the entry's size (checked against the file by entry_size) and the
-        // pickle's declared storage size, whichever is smaller.
-        let entry_bytes = match self.cache.get(&entry) {
-            Some(b) => b.len() as u64,
-            None => entry_size(&mut self.zip, &entry, self.file_len).map_err(|reason| {
-                self.fail(PthError::Storage {
-                    entry: entry.clone(),
-                    reason,
-                })
-            })?,
-        };
-        let stored = usize::try_from(entry_bytes / size as u64)
-            .unwrap_or(usize::MAX)
-            .min(t.storage_len);
-        let count = t.shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n));
-        // Last storage element the view reaches (None: beyond usize, so beyond any storage).
-        let last = if count == Some(0) {
-            Some(0)
-        } else {
-            t.shape
-                .iter()
-                .zip(&t.stride)
-                .try_fold(t.offset, |acc, (&n, &s)| {
-                    (n - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
-                })
-        };
-        let needed = last
-            .and_then(|l| l.checked_add(1))
-            .and_then(|l| l.checked_mul(size));
-        let (Some(count), Some(needed)) = (count, needed) else {
+        let stored = self.stored_elements(&entry, size, t)?;
+        let Some((count, needed)) = view_extent(t, size) else {
             return Err(self.fail(PthError::Overflow {
                 name: name.into(),
                 shape: t.shape.clone(),
@@ -347,39 +319,46 @@ impl<R: Read + Seek> PthArchive<R> {
                 self.file_len
             ))));
         }
-        if !self.cache.contains_key(&entry) {
-            let b = read_entry(&mut self.zip, &entry, self.file_len).map_err(|reason| {
-                self.fail(PthError::Storage {
-                    entry: entry.clone(),
-                    reason,
-                })
-            })?;
-            self.cache.insert(entry.clone(), b);
-        }
-        let bytes = &self.cache[&entry];
-        let mut data = Vec::with_capacity(count);
-        if count > 0 {
-            let mut idx = vec![0usize; t.shape.len()];
-            for _ in 0..count {
-                let e = t.offset + idx.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
-                let b = &bytes[e * size..(e + 1) * size];
-                data.push(decode(b, &t.dtype, self.big_endian));
-                // Advance the multi-index in C order.
-                for d in (0..idx.len()).rev() {
-                    idx[d] += 1;
-                    if idx[d] < t.shape[d] {
-                        break;
-                    }
-                    idx[d] = 0;
-                }
-            }
-        }
+        self.cache_entry(&entry)?;
+        let data = gather(&self.cache[&entry], t, size, count, self.big_endian);
         self.materialised = total;
         Ok(Tensor {
             shape: t.shape.clone(),
             dtype: t.dtype.clone(),
             data,
         })
+    }
+
+    /// Elements of storage `entry` present: its bytes over `size`, at most the pickle's count.
+    fn stored_elements(&mut self, entry: &str, size: usize, t: &TensorRef) -> Result<usize> {
+        // Elements present: the entry's size (checked against the file by entry_size) and the
+        // pickle's declared storage size, whichever is smaller.
+        let entry_bytes = match self.cache.get(entry) {
+            Some(b) => b.len() as u64,
+            None => entry_size(&mut self.zip, entry, self.file_len).map_err(|reason| {
+                self.fail(PthError::Storage {
+                    entry: entry.to_string(),
+                    reason,
+                })
+            })?,
+        };
+        Ok(usize::try_from(entry_bytes / size as u64)
+            .unwrap_or(usize::MAX)
+            .min(t.storage_len))
+    }
+
+    /// Reads storage `entry` into the cache unless it is there already.
+    fn cache_entry(&mut self, entry: &str) -> Result<()> {
+        if !self.cache.contains_key(entry) {
+            let b = read_entry(&mut self.zip, entry, self.file_len).map_err(|reason| {
+                self.fail(PthError::Storage {
+                    entry: entry.to_string(),
+                    reason,
+                })
+            })?;
+            self.cache.insert(entry.to_string(), b);
+        }
+        Ok(())
     }
 
     /// Reads every tensor of the state dict; an unsupported dtype anywhere is an error.
@@ -524,6 +503,48 @@ fn read_entry<R: Read + Seek>(
         return Err(format!("holds {} of its {size} bytes", buf.len()));
     }
     Ok(buf)
+}
+
+/// The view's element count and the storage bytes it reaches (`size` each); `None` on overflow.
+fn view_extent(t: &TensorRef, size: usize) -> Option<(usize, usize)> {
+    let count = t.shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n));
+    // Last storage element the view reaches (None: beyond usize, so beyond any storage).
+    let last = if count == Some(0) {
+        Some(0)
+    } else {
+        t.shape
+            .iter()
+            .zip(&t.stride)
+            .try_fold(t.offset, |acc, (&n, &s)| {
+                (n - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
+            })
+    };
+    let needed = last
+        .and_then(|l| l.checked_add(1))
+        .and_then(|l| l.checked_mul(size));
+    Some((count?, needed?))
+}
+
+/// The `count` elements of view `t` of storage `bytes` (`size` bytes each), in C order.
+fn gather(bytes: &[u8], t: &TensorRef, size: usize, count: usize, big_endian: bool) -> Vec<f64> {
+    let mut data = Vec::with_capacity(count);
+    if count > 0 {
+        let mut idx = vec![0usize; t.shape.len()];
+        for _ in 0..count {
+            let e = t.offset + idx.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            let b = &bytes[e * size..(e + 1) * size];
+            data.push(decode(b, &t.dtype, big_endian));
+            // Advance the multi-index in C order.
+            for d in (0..idx.len()).rev() {
+                idx[d] += 1;
+                if idx[d] < t.shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+    data
 }
 
 fn decode(b: &[u8], dtype: &DType, big_endian: bool) -> f64 {
