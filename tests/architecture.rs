@@ -6,6 +6,9 @@
 //! `train` (4), `science` (5), `pipelines` (6). The command-line tool (`src/bin/`) sees only the
 //! library's public paths. The checker works on (path, text) pairs, so the tests at the end
 //! hold it to fail on a planted circle and a planted upward import.
+//!
+//! The last tests hold every function of the crate (library, tests, benches, examples) to at most
+//! 80 lines unless a comment above it says why, with the words "Over 80 lines".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -433,4 +436,204 @@ fn a_mod_rs_reexport_of_its_child_is_an_edge() {
         ("backend/cpu.rs", "use crate::backend::B; pub struct Cpu;"),
     ]);
     assert!(find_cycle(&graph(&t)).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function length: no function body over LONG_FN lines unless the comment block above it says
+// why with the words "Over 80 lines".
+
+/// The limit of ARCHITECTURE.md's house rules ("no function over about 80 lines without a reason
+/// written above it"); a function's length counts from its `fn` line to its closing brace.
+const LONG_FN: usize = 80;
+
+/// `text` with comments, string literals and char literals blanked to spaces, newlines kept, so
+/// braces inside them do not count and line numbers stay those of the file.
+fn mask(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for c in &mut out[from..to.min(b.len())] {
+            if *c != b'\n' {
+                *c = b' ';
+            }
+        }
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+        } else if b[i] == b'r' && matches!(b.get(i + 1), Some(b'#') | Some(b'"')) && {
+            let j = i + 1 + b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            b.get(j) == Some(&b'"')
+        } {
+            // Raw string r#"..."#: ends at a quote followed by as many hashes.
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            i += 2 + hashes;
+            while i < b.len()
+                && !(b[i] == b'"' && b[i + 1..].iter().take(hashes).all(|&c| c == b'#'))
+            {
+                i += 1;
+            }
+            i += 1 + hashes;
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if b[i] == b'\'' && b.get(i + 1) == Some(&b'\\') {
+            // Escaped char literal '\n', '\'', '\u{..}'.
+            i += 2;
+            while i < b.len() && b[i] != b'\'' {
+                i += 1;
+            }
+            i += 1;
+        } else if b[i] == b'\'' && b.get(i + 2) == Some(&b'\'') {
+            i += 3;
+        } else {
+            i += 1;
+            continue;
+        }
+        blank(&mut out, start, i);
+    }
+    out
+}
+
+/// Each function of `text` longer than `limit` lines with no "Over 80 lines" reason in the
+/// comment and attribute block above it, as (1-based line, name, lines).
+fn long_functions(text: &str, limit: usize) -> Vec<(usize, String, usize)> {
+    let m = mask(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let line_of = |pos: usize| 1 + m[..pos].iter().filter(|&&c| c == b'\n').count();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 3 < m.len() {
+        let is_fn = &m[i..i + 3] == b"fn " && (i == 0 || !ident(m[i - 1]));
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let name: String = m[i + 3..]
+            .iter()
+            .take_while(|&&c| ident(c))
+            .map(|&c| c as char)
+            .collect();
+        // The body opens at the first `{` outside the signature's parentheses and brackets; a
+        // `;` there first means a declaration without body (a trait method).
+        let (mut j, mut nest, mut open) = (i + 3, 0i32, None);
+        while j < m.len() {
+            match m[j] {
+                b'(' | b'[' | b'<' => nest += 1,
+                b')' | b']' => nest -= 1,
+                b'>' if m[j - 1] != b'-' && m[j - 1] != b'=' => nest -= 1,
+                b';' if nest <= 0 => break,
+                b'{' if nest <= 0 => {
+                    open = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let Some(open) = open else {
+            i = j;
+            continue;
+        };
+        let (mut k, mut depth) = (open, 0i32);
+        while k < m.len() {
+            match m[k] {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let (first, last) = (line_of(i), line_of(k.min(m.len() - 1)));
+        let n = last - first + 1;
+        if n > limit {
+            // The block above: the fn line's own prefix (`pub`, `async`), then comments and
+            // attributes going up to the first line that is neither.
+            let reason = lines[..first - 1]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    let t = l.trim_start();
+                    t.starts_with("//") || t.starts_with("#[")
+                })
+                .any(|l| l.contains("Over 80 lines"));
+            if !reason {
+                out.push((first, name, n));
+            }
+        }
+        i += 3;
+    }
+    out
+}
+
+#[test]
+fn no_long_function_without_a_written_reason() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = vec![root.join("build.rs")];
+    for d in ["src", "tests", "benches", "examples"] {
+        walk(&root.join(d), &mut files);
+    }
+    assert!(files.len() > 60, "only {} files read", files.len());
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        for (line, name, n) in long_functions(&text, LONG_FN) {
+            let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
+            long.push(format!("{rel}:{line} fn {name}: {n} lines"));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LONG_FN} lines with no \"Over 80 lines: why\" comment above them:\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_length_checker_counts_bodies_and_reads_reasons() {
+    let body = |name: &str, lines: usize| {
+        format!(
+            "fn {name}(a: [u8; 4], s: &str) -> Vec<u8> {{\n{}    vec![]\n}}\n",
+            "    let _ = \"}\"; let _ = '{'; let _ = '\\''; // }\n".repeat(lines - 3)
+        )
+    };
+    // 81 lines flagged, 80 not; a reason above (through an attribute) clears it; a trait method
+    // without a body and braces in strings, chars and comments do not count.
+    let text = format!(
+        "trait T {{ fn decl(&self); }}\n{}{}/// Over 80 lines: a table.\n#[inline]\n{}",
+        body("long", 81),
+        body("fits", 80),
+        body("explained", 95)
+    );
+    let got = long_functions(&text, LONG_FN);
+    assert_eq!(got, vec![(2, "long".to_string(), 81)]);
 }

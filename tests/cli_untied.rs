@@ -50,6 +50,8 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// (Over 80 lines: one CLI scenario, train then analyze twice, whose later steps read the files
+/// the earlier ones wrote.)
 #[test]
 fn untied_sub_mse_trains_and_analyzes() {
     let d = tempfile::tempdir().unwrap();

@@ -465,6 +465,8 @@ fn run_steps<B: Backend<f32>>(b: &mut B, lrs: &[f32]) -> Vec<f64> {
     lrs.iter().map(|&lr| b.step(lr).train.loss).collect()
 }
 
+/// (Over 80 lines: one CPU f32/f64 reference run against which the twin and then the device are
+/// checked; both share it.)
 #[test]
 fn adamw_1000_steps_stay_within_the_f32_drift() {
     const STEPS: usize = 1000;
@@ -874,6 +876,8 @@ fn emulated_kernels_reproduce_the_twin_bit_for_bit() {
     }
 }
 
+/// (Over 80 lines: the list of every launch the backend builds, one entry per kernel and variant,
+/// is a table.)
 #[test]
 fn launch_arguments_match_the_ptx_signatures() {
     // Every kernel launch the backend builds (the device and the emulation pass exactly these

@@ -20,6 +20,8 @@ fn modadd() -> Command {
     Command::cargo_bin("modadd").unwrap()
 }
 
+/// (Over 80 lines: one CLI scenario, run twice and compared, then every row checked against the
+/// library's own trajectory.)
 #[test]
 fn ode_writes_trajectories_and_contour_identically_twice() {
     let dir = tempfile::tempdir().unwrap();

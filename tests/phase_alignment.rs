@@ -165,6 +165,9 @@ const PRESET_MAX_MEAN_SIN_D: f64 = 0.201;
 /// Paper scale: the quad_single_freq preset (p = 23, M = 512, single-freq kappa 0.02, SGD lr 0.1,
 /// 10 000 epochs, f32): the misalignment D of every neuron at its frequency, from its uniformly
 /// random start (module docs: all of those starting within pi/2 align, a third of the others).
+///
+/// (Over 80 lines: train and measure each seed, print the spreads, then check each bound; the
+/// steps share the per-seed rows.)
 #[test]
 #[ignore = "paper scale: quad_single_freq preset p = 23, M = 512, 10 000 epochs, ~8 s CPU"]
 fn quad_single_freq_preset_aligns_every_neuron() {

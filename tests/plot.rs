@@ -394,6 +394,8 @@ fn total(m: &[Marks], panel: &str, series: &str) -> usize {
         .sum()
 }
 
+/// (Over 80 lines: it walks one reproduce folder figure by figure, counting marks against CSV
+/// rows; split, each part would rebuild the folder, which is most of the test's time.)
 #[test]
 fn reproduce_folder_draws_every_row_with_matching_marks() {
     let tmp = tempfile::tempdir().unwrap();
