@@ -1,5 +1,5 @@
 //! The orchestration shared by the device and the twin: which kernels run, in which order, on
-//! which buffers, and how the statistics become [`EpochStats`](super::EpochStats).
+//! which buffers, and how the statistics become [`EpochStats`].
 
 use crate::backend::cuda::batch::{act_code, KernelBatch};
 use crate::backend::cuda::buffers::{at, BufferOffset, KernelBuffer, PairSet};
@@ -131,7 +131,7 @@ impl<K: Kernels> StepLauncher<K> {
         at(KernelBuffer::Stats, slot * SLOT + field)
     }
 
-    /// First layer, logits and loss of a batch; loss and correct sums into stats[slot][field..].
+    /// First layer, logits and loss of a batch; loss and correct sums into `stats[slot][field..]`.
     fn forward(&mut self, sel: PairSet, want_grad: bool, slot: usize, field: usize) -> Result<()> {
         let lay = &self.lay;
         let rows = match sel {
@@ -249,7 +249,7 @@ impl<K: Kernels> StepLauncher<K> {
         )
     }
 
-    /// The measuring half of a step for observers ([`Backend::measure`]): forward and backward
+    /// The measuring half of a step for observers ([`Backend::measure`](crate::backend::Backend::measure)): forward and backward
     /// on the device, the gradient left in `Grads` for [`StepLauncher::update`]; the norms are summed
     /// on the host from the downloaded f32 values (as the CPU backend sums them).
     pub(crate) fn measure(&mut self) -> Result<StepStats> {

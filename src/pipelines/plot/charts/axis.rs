@@ -209,7 +209,8 @@ pub(super) fn tick_label(axis: &Axis, v: f64) -> String {
     }
 }
 
-/// How many key points to ask plotters for: none on a log axis (see [`draw_log_ticks`]).
+/// How many key points to ask plotters for: none on a log axis (its ticks are drawn by
+/// `draw::draw_log_ticks`).
 pub(super) fn tick_request(axis: &Axis) -> usize {
     if axis.log {
         0

@@ -117,13 +117,7 @@ fn legend_pos(l: Legend) -> SeriesLabelPosition {
 /// Draws `panel` on `area` with the coordinate ranges `xs`, `ys` (linear or log): axes and
 /// ticks, then in one `plot` group the layers, legend swatches, rules, notes, colour bar and
 /// legend.
-fn draw_typed<X, Y>(
-    canvas: &Canvas,
-    area: &Area,
-    panel: &Panel,
-    xs: X,
-    ys: Y,
-) -> Result<Frame>
+fn draw_typed<X, Y>(canvas: &Canvas, area: &Area, panel: &Panel, xs: X, ys: Y) -> Result<Frame>
 where
     X: AsRangedCoord<Value = f64>,
     Y: AsRangedCoord<Value = f64>,
@@ -180,10 +174,7 @@ where
 type Chart<'a, CT> = ChartContext<'a, GroupedSvg, CT>;
 
 /// Axis titles, tick labels (none on a log axis, see [`draw_log_ticks`]) and grid lines.
-fn draw_mesh<XC, YC>(
-    chart: &mut Chart<'_, Cartesian2d<XC, YC>>,
-    panel: &Panel,
-) -> Result<()>
+fn draw_mesh<XC, YC>(chart: &mut Chart<'_, Cartesian2d<XC, YC>>, panel: &Panel) -> Result<()>
 where
     XC: Ranged<ValueType = f64> + ValueFormatter<f64>,
     YC: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -443,11 +434,7 @@ fn count_marks(mark: &Mark, x: &Axis, y: &Axis) -> usize {
 }
 
 /// The segments with undrawable points removed (a removed point breaks the line).
-fn shown_segments(
-    segments: &[Vec<(f64, f64)>],
-    x: &Axis,
-    y: &Axis,
-) -> Vec<Vec<(f64, f64)>> {
+fn shown_segments(segments: &[Vec<(f64, f64)>], x: &Axis, y: &Axis) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = vec![];
     for seg in segments {
         let mut cur = vec![];
