@@ -106,6 +106,7 @@ impl Axis {
     }
 }
 
+/// A drawable range from `lo..hi`: (0, 1) when not finite, 10 % either side of a single value.
 pub(super) fn widen(lo: f64, hi: f64) -> (f64, f64) {
     if !(lo.is_finite() && hi.is_finite()) {
         return (0.0, 1.0);
@@ -185,6 +186,8 @@ pub fn wants_sci(lo: f64, hi: f64) -> bool {
     a > 0.0 && !(1e-2..1e5).contains(&a)
 }
 
+/// The label of tick `v` on `axis`: an integer or its category name on an integer axis (none
+/// between integers), nothing on a log axis (labelled apart), else short or scientific notation.
 pub(super) fn tick_label(axis: &Axis, v: f64) -> String {
     if axis.integers {
         if (v - v.round()).abs() < 1e-6 {
