@@ -3,6 +3,7 @@
 mod common;
 use assert_cmd::Command;
 use common::read_tree;
+use modadd::pipelines::plot::{plot, PlotOptions};
 use modadd::pipelines::reproduce::{parse_moduli, shard_moduli, Shard};
 use std::path::Path;
 
@@ -40,6 +41,25 @@ fn sweep_writes_every_figure_and_resumes() {
             );
         }
         assert!(out.join(p).join("manifest.csv").exists());
+        // The figures reproduce drew from its own outputs: one per row of figures.csv, none
+        // skipped, and the same files a fresh `plot` of the folder draws.
+        let again = d.path().join(format!("again_{p}"));
+        let r = plot(
+            &out.join(p),
+            &PlotOptions {
+                out: Some(again.clone()),
+                force: false,
+            },
+        )
+        .unwrap();
+        assert!(r.skipped.is_empty(), "{p}: rows not drawn: {:?}", r.skipped);
+        assert_eq!(r.figures.len(), figures.lines().skip(1).count(), "{p}");
+        let drawn = read_tree(&out.join(p).join("figures"));
+        assert_eq!(drawn.len(), r.figures.len() + 1, "{p}: SVGs and index.html");
+        assert!(
+            drawn == read_tree(&again),
+            "{p}: reproduce's figures differ from plot's"
+        );
     }
     let before = read_tree(&out);
     // A re-run skips everything and changes nothing.
