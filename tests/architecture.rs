@@ -35,13 +35,22 @@ fn module_of(rel: &str) -> String {
     rel.replace('/', "::")
 }
 
-/// The code of a file without comments and string literals (so doc links and messages do not
-/// count as imports).
-fn code_only(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `text` with comments, string literals and char literals blanked to spaces, newlines kept: doc
+/// links and messages do not count as imports, braces inside them do not count as blocks, and
+/// line numbers stay those of the file.
+fn mask(text: &str) -> Vec<u8> {
     let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for c in &mut out[from..to.min(b.len())] {
+            if *c != b'\n' {
+                *c = b' ';
+            }
+        }
+    };
     let mut i = 0;
     while i < b.len() {
+        let start = i;
         if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
             while i < b.len() && b[i] != b'\n' {
                 i += 1;
@@ -52,17 +61,39 @@ fn code_only(text: &str) -> String {
                 i += 1;
             }
             i += 2;
+        } else if b[i] == b'r' && matches!(b.get(i + 1), Some(b'#') | Some(b'"')) && {
+            let j = i + 1 + b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            b.get(j) == Some(&b'"')
+        } {
+            // Raw string r#"..."#: ends at a quote followed by as many hashes.
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            i += 2 + hashes;
+            while i < b.len()
+                && !(b[i] == b'"' && b[i + 1..].iter().take(hashes).all(|&c| c == b'#'))
+            {
+                i += 1;
+            }
+            i += 1 + hashes;
         } else if b[i] == b'"' {
             i += 1;
             while i < b.len() && b[i] != b'"' {
                 i += if b[i] == b'\\' { 2 } else { 1 };
             }
             i += 1;
-            out.push_str("\"\"");
-        } else {
-            out.push(b[i] as char);
+        } else if b[i] == b'\'' && b.get(i + 1) == Some(&b'\\') {
+            // Escaped char literal '\n', '\'', '\u{..}'.
+            i += 2;
+            while i < b.len() && b[i] != b'\'' {
+                i += 1;
+            }
             i += 1;
+        } else if b[i] == b'\'' && b.get(i + 2) == Some(&b'\'') {
+            i += 3;
+        } else {
+            i += 1;
+            continue;
         }
+        blank(&mut out, start, i);
     }
     out
 }
@@ -262,11 +293,16 @@ fn graph(files: &[(String, String)]) -> BTreeMap<String, BTreeSet<String>> {
             .filter(|rest| !rest.contains("::"))
             .map(str::to_string)
             .collect();
-        let edges: BTreeSet<String> = references(&module, is_mod_rs, &children, &code_only(text))
-            .iter()
-            .filter_map(|r| owner(r))
-            .filter(|t| *t != module)
-            .collect();
+        let edges: BTreeSet<String> = references(
+            &module,
+            is_mod_rs,
+            &children,
+            &String::from_utf8(mask(text)).expect("masking keeps UTF-8"),
+        )
+        .iter()
+        .filter_map(|r| owner(r))
+        .filter(|t| *t != module)
+        .collect();
         g.insert(module, edges);
     }
     g
@@ -445,68 +481,6 @@ fn a_mod_rs_reexport_of_its_child_is_an_edge() {
 /// The limit of ARCHITECTURE.md's house rules ("no function over about 80 lines without a reason
 /// written above it"); a function's length counts from its `fn` line to its closing brace.
 const LONG_FN: usize = 80;
-
-/// `text` with comments, string literals and char literals blanked to spaces, newlines kept, so
-/// braces inside them do not count and line numbers stay those of the file.
-fn mask(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = b.to_vec();
-    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
-        for c in &mut out[from..to.min(b.len())] {
-            if *c != b'\n' {
-                *c = b' ';
-            }
-        }
-    };
-    let mut i = 0;
-    while i < b.len() {
-        let start = i;
-        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-            i += 2;
-            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                i += 1;
-            }
-            i += 2;
-        } else if b[i] == b'r' && matches!(b.get(i + 1), Some(b'#') | Some(b'"')) && {
-            let j = i + 1 + b[i + 1..].iter().take_while(|&&c| c == b'#').count();
-            b.get(j) == Some(&b'"')
-        } {
-            // Raw string r#"..."#: ends at a quote followed by as many hashes.
-            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
-            i += 2 + hashes;
-            while i < b.len()
-                && !(b[i] == b'"' && b[i + 1..].iter().take(hashes).all(|&c| c == b'#'))
-            {
-                i += 1;
-            }
-            i += 1 + hashes;
-        } else if b[i] == b'"' {
-            i += 1;
-            while i < b.len() && b[i] != b'"' {
-                i += if b[i] == b'\\' { 2 } else { 1 };
-            }
-            i += 1;
-        } else if b[i] == b'\'' && b.get(i + 1) == Some(&b'\\') {
-            // Escaped char literal '\n', '\'', '\u{..}'.
-            i += 2;
-            while i < b.len() && b[i] != b'\'' {
-                i += 1;
-            }
-            i += 1;
-        } else if b[i] == b'\'' && b.get(i + 2) == Some(&b'\'') {
-            i += 3;
-        } else {
-            i += 1;
-            continue;
-        }
-        blank(&mut out, start, i);
-    }
-    out
-}
 
 /// Each function of `text` longer than `limit` lines with no "Over 80 lines" reason in the
 /// comment and attribute block above it, as (1-based line, name, lines).
