@@ -49,10 +49,10 @@ use modadd::train::trainer::Trainer;
 
 /// Accuracy an even-part activation must keep: the paper's "~100 %", read as at most 1 % of
 /// the pairs lost (every seed measured at paper scale keeps exactly 1 where the claim holds).
-const KEEP: f64 = 0.99;
+const KEEP: f64 = modadd::science::bounds::SWAP_KEEP;
 /// The small stand-in's even swaps: 0.988 / 1 / 1 over 9 seeds (module docs); the rule gives
 /// 0.982.
-const KEEP_STAND_IN: f64 = 0.98;
+const KEEP_STAND_IN: f64 = modadd::science::bounds::SWAP_KEEP_STAND_IN;
 
 /// "Chance" for the odd activations: at most twice chance, 2/p (the paper: ~4 % = 1/p at
 /// p = 23). Above every seed measured (module docs) and far below any even swap.
@@ -63,9 +63,9 @@ fn near_chance(p: usize) -> f64 {
 /// At the preset's 5000 epochs softplus2 and exp keep only part of the pairs, so the claim
 /// (>= KEEP) fails for them there. Bands from the 9 seeds of the module docs by the rule:
 /// softplus2 0.509..0.667 -> (0.43, 0.75).
-const SOFTPLUS2_AT_PRESET: (f64, f64) = (0.42, 0.75);
+const SOFTPLUS2_AT_PRESET: (f64, f64) = modadd::science::bounds::SWAP_SOFTPLUS2_AT_PRESET;
 /// exp 0.285..0.605 -> (0.13, 0.77).
-const EXP_AT_PRESET: (f64, f64) = (0.12, 0.77);
+const EXP_AT_PRESET: (f64, f64) = modadd::science::bounds::SWAP_EXP_AT_PRESET;
 
 /// Trains `cfg` and returns the swaps of the network after each epoch count in `at`.
 fn train_and_swap<T: Real>(cfg: &TrainConfig, at: &[usize]) -> Vec<Vec<SwapOutcome>> {

@@ -57,19 +57,19 @@ const EVERY: usize = 10;
 const CHANCE: f64 = 1.0 / 23.0;
 
 /// Stage I end (first epoch at train accuracy >= 0.95): 1710..1840 over 17 seeds.
-const STAGE_ONE_END: (usize, usize) = (1645, 1905);
+const STAGE_ONE_END: (usize, usize) = modadd::science::bounds::GROK_STAGE_ONE_END;
 /// Stage II end (first epoch at test accuracy >= 0.95) where reached: 9030..14 670 over 8
 /// seeds.
 const STAGE_TWO_END: (usize, usize) = (6200, 17_500);
 /// Test pairs by which the plateau may differ from the swap-in-train share, and true-test
 /// pairs it may get right: 0 in all 17 seeds; one pair of room.
-const PLATEAU_PAIRS: f64 = 1.0;
+const PLATEAU_PAIRS: f64 = modadd::science::bounds::GROK_PLATEAU_PAIRS;
 /// (first epoch at test accuracy 0.9) / (first epoch at train accuracy 1): 3.07..4.39.
 const MIN_DELAY_RATIO: f64 = 2.4;
 /// Mean rare-pair accuracy while common pairs are memorised, over chance: 0..0.18.
 const MAX_RARE_DURING_OVER_CHANCE: f64 = 0.27;
 /// IPR rise from stage I end to the last epoch: 0.338..0.382.
-const MIN_IPR_RISE_TO_END: f64 = 0.31;
+const MIN_IPR_RISE_TO_END: f64 = modadd::science::bounds::GROK_MIN_IPR_RISE_TO_END;
 /// IPR rise from stage I end to stage II end: 0.234..0.325 (8 seeds).
 const MIN_IPR_RISE_STAGE_TWO: f64 = 0.18;
 /// IPR rise from stage II end to the last epoch (stage III): 0.054..0.142 (8 seeds).
@@ -77,7 +77,7 @@ const MIN_IPR_RISE_STAGE_THREE: f64 = 0.009;
 /// Epoch of the parameter norm's peak: 9110..9400.
 const NORM_PEAK_EPOCH: (usize, usize) = (8965, 9545);
 /// Relative fall of the parameter norm from its peak to the last epoch: 0.036..0.052.
-const MIN_NORM_FALL: f64 = 0.028;
+const MIN_NORM_FALL: f64 = modadd::science::bounds::GROK_MIN_NORM_FALL;
 
 struct Row {
     epoch: usize,

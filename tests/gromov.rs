@@ -632,7 +632,7 @@ const FULL_HALF: Expect = Expect {
 /// Full size, fraction 0.3 (rule: delay 3.04, test at saturation 0.0026, growth 5.51, cos
 /// 0.620).
 const FULL_SMALLER: Expect = Expect {
-    min_delay_ratio: Some(3.0),
+    min_delay_ratio: Some(modadd::science::bounds::GROMOV_SMALLER_MIN_DELAY),
     min_half_delay_ratio: 1.0,
     max_memorised_test: 0.003,
     min_final_test: GENERALISED,

@@ -44,28 +44,16 @@ use modadd::science::dynamics::simulate::gradient_descent;
 use modadd::science::dynamics::TimeScale;
 
 /// Lowest accuracy of the ODE race and lowest margin over the misalignment rule, per setting
-/// (bounds by the rule from the spreads in the module docs).
-struct Expect {
-    min_ode: f64,
-    min_margin: f64,
-}
+/// (`modadd::science::bounds`, shared with `modadd verify`; spreads in the module docs).
+use modadd::science::bounds::LotteryBounds as Expect;
 
 /// Small stand-in: p = 23, M = 64, random init kappa = 0.1, mean CE, f64 SGD lr 0.5 to twice
-/// the median predicted finishing time. Rule: 0.852, 0.570.
-const SMALL: Expect = Expect {
-    min_ode: 0.85,
-    min_margin: 0.57,
-};
-/// The reference's lottery run (module docs). Rule: 0.869, 0.646.
-const REFERENCE_SGD: Expect = Expect {
-    min_ode: 0.86,
-    min_margin: 0.64,
-};
-/// The quad_random preset (AdamW). Rule: 0.716, 0.500.
-const QUAD_RANDOM_ADAMW: Expect = Expect {
-    min_ode: 0.71,
-    min_margin: 0.50,
-};
+/// the median predicted finishing time.
+const SMALL: Expect = modadd::science::bounds::LOTTERY_STAND_IN;
+/// The reference's lottery run (module docs).
+const REFERENCE_SGD: Expect = modadd::science::bounds::LOTTERY_REFERENCE;
+/// The quad_random preset (AdamW).
+const QUAD_RANDOM_ADAMW: Expect = modadd::science::bounds::LOTTERY_QUAD_RANDOM;
 
 /// Scores both rules over the study seeds, prints the spreads, checks every seed.
 fn study(what: &str, e: &Expect, run: impl Fn(u64) -> (f64, f64)) {

@@ -430,7 +430,7 @@ const STAND_IN: FollowExpect = FollowExpect {
 /// The quad_single_freq preset (module docs). Rule: 8.1e-4, 5.0e-4, parting in
 /// (0.857, 0.885) widened by one grid step.
 const PRESET: FollowExpect = FollowExpect {
-    max_gap_at_half: 8.2e-4,
+    max_gap_at_half: modadd::science::bounds::QSF_MAX_ODE_GAP,
     max_d_gap_at_half: 5.0e-4,
     part: (0.843, 0.899),
 };

@@ -152,13 +152,13 @@ fn anti_aligned_with_e_positive_flips_to_aligned_through_beta_zero() {
 
 /// Paper-scale bounds on the quad_single_freq preset's misalignments after its 10 000 epochs,
 /// from the seed spread of the module docs by the rule. "Aligned": |D| below this (radians).
-const ALIGNED_AT_PRESET: f64 = 0.1;
+const ALIGNED_AT_PRESET: f64 = modadd::science::bounds::QSF_ALIGNED_D;
 /// alpha^2 beta-weighted mean |sin D| (rule 0.0315).
 const PRESET_MAX_WEIGHTED_SIN_D: f64 = 0.032;
 /// Aligned fraction of the neurons starting at |D| < pi/2 (rule 0.9941).
-const PRESET_MIN_ALIGNED_NEAR: f64 = 0.994;
+const PRESET_MIN_ALIGNED_NEAR: f64 = modadd::science::bounds::QSF_MIN_ALIGNED_NEAR;
 /// Aligned fraction of the neurons starting at |D| >= pi/2: partial (rule 0.275..0.411).
-const PRESET_ALIGNED_FAR: (f64, f64) = (0.27, 0.42);
+const PRESET_ALIGNED_FAR: (f64, f64) = modadd::science::bounds::QSF_ALIGNED_FAR;
 /// Unweighted mean |sin D| (rule 0.2002; 2/pi = 0.64 for uniform phases).
 const PRESET_MAX_MEAN_SIN_D: f64 = 0.201;
 

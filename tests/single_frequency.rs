@@ -64,7 +64,7 @@ const QUAD_STAND_IN: QuadExpect = QuadExpect {
 const QUAD_PRESET: QuadExpect = QuadExpect {
     max_early_leak: 4.3e-8,
     final_leak: (0.0115, 0.015),
-    min_kept: 1.0,
+    min_kept: modadd::science::bounds::QSF_MIN_KEPT,
 };
 
 /// Bounds of the ReLU harmonic pattern (ratios alpha_{rk*} / alpha_{k*}, beta_{rk*} / beta_{k*},

@@ -23,6 +23,7 @@ use crate::numerics::loss::Loss;
 use crate::numerics::network::{Network, Tying};
 use crate::numerics::parallel::Threads;
 use crate::numerics::task::{all_pairs, Split, Task};
+use crate::science::bounds;
 use crate::science::dynamics::lottery::{
     dominant_frequencies, lottery_accuracy, predict_lottery, LotteryOptions,
 };
@@ -298,7 +299,7 @@ pub fn activation_swap(quick: bool) -> Result<Vec<Check>> {
                 setting,
                 Expected::Holds,
                 lowest_even(s),
-                0.98,
+                bounds::SWAP_KEEP_STAND_IN,
             ),
             le(
                 "2. Obs 4: odd swaps u, u^3 fall to chance (highest accuracy)",
@@ -325,7 +326,7 @@ pub fn activation_swap(quick: bool) -> Result<Vec<Check>> {
             "standard preset p = 23, M = 512, 10 000 epochs (the reference checkpoint's), f32, seed 42",
             Expected::Holds,
             lowest_even(at10),
-            0.99,
+            bounds::SWAP_KEEP,
         ),
         le(
             "2. Obs 4: odd swaps u, u^3 fall to chance ~4 % (highest accuracy)",
@@ -339,7 +340,7 @@ pub fn activation_swap(quick: bool) -> Result<Vec<Check>> {
             "standard preset p = 23, M = 512, 5000 epochs (the preset's), f32, seed 42",
             fails("too early: softplus2 0.51-0.67, exp 0.29-0.60 over 9 seeds"),
             partial,
-            0.77,
+            bounds::SWAP_SOFTPLUS2_AT_PRESET.1.max(bounds::SWAP_EXP_AT_PRESET.1),
         ),
     ])
 }
@@ -531,28 +532,28 @@ pub fn quad_single_freq_preset() -> Result<Vec<Check>> {
             setting,
             Expected::Holds,
             gap,
-            QSF_MAX_GAP,
+            bounds::QSF_MAX_ODE_GAP,
         ),
         ge(
             "4. D -> 0 in training: neurons starting at |D| < pi/2 (aligned fraction)",
             setting,
             Expected::Holds,
             near,
-            QSF_MIN_ALIGNED_NEAR,
+            bounds::QSF_MIN_ALIGNED_NEAR,
         ),
         within(
             "4. D -> 0 in training: neurons starting at |D| >= pi/2 (aligned fraction)",
             setting,
             fails("in part: slow near pi, the race ends first (0.31-0.38 over 9 seeds)"),
             far,
-            QSF_ALIGNED_FAR,
+            bounds::QSF_ALIGNED_FAR,
         ),
         ge(
             "5. single frequency kept in training (neurons on their initial frequency)",
             setting,
             Expected::Holds,
             kept,
-            QSF_MIN_KEPT,
+            bounds::QSF_MIN_KEPT,
         ),
     ])
 }
@@ -591,7 +592,7 @@ fn aligned_fractions(starts: &[FreqState], home: &[usize], last: &Network<f64>) 
         let aligned = (FreqState::of_neuron(&n.theta, &n.xi, home[m])
             .misalignment()
             .abs()
-            < 0.1) as usize;
+            < bounds::QSF_ALIGNED_D) as usize;
         if s0.misalignment().abs() < PI / 2.0 {
             (near, n_near) = (near + aligned, n_near + 1);
         } else {
@@ -618,20 +619,13 @@ fn kept_fraction(home: &[usize], last: &Network<f64>) -> f64 {
         / last.width() as f64
 }
 
-/// Bounds of [`quad_single_freq_preset`]: those of tests/ode.rs, tests/phase_alignment.rs and
-/// tests/single_frequency.rs (seed spreads there).
-const QSF_MAX_GAP: f64 = 8.2e-4;
-const QSF_MIN_ALIGNED_NEAR: f64 = 0.994;
-const QSF_ALIGNED_FAR: (f64, f64) = (0.27, 0.42);
-const QSF_MIN_KEPT: f64 = 1.0;
-
 /// Claim 6: the lottery winner is fixed at initialisation; the ODE race predicts it, the
 /// paper's smallest-misalignment rule does not. Full: the reference's lottery run (p = 23,
 /// M = 512, Quad, random init 0.1, SGD lr 0.1, 10 000 epochs, f32, seed 42); quick: a
 /// stand-in (M = 32, f64 SGD lr 0.5 to twice the median predicted time). Bounds as in
 /// tests/lottery.rs.
 pub fn lottery(quick: bool) -> Result<Vec<Check>> {
-    let (by_d, by_ode, setting, min_ode, min_margin) = if quick {
+    let (by_d, by_ode, setting, bound) = if quick {
         let (p, width, lr) = (23, 64, 0.5);
         let net0 = Network::<f64>::init(p, width, Init::Random { scale: 0.1 }, Tying::Tied, 42)?;
         let preds = predict_lottery(&net0, TimeScale::Mean, &LotteryOptions::default())?;
@@ -645,8 +639,7 @@ pub fn lottery(quick: bool) -> Result<Vec<Check>> {
             by_d,
             by_ode,
             "stand-in p = 23, M = 64, random 0.1, f64 SGD lr 0.5, seed 42",
-            0.85,
-            0.57,
+            bounds::LOTTERY_STAND_IN,
         )
     } else {
         let mut cfg = TrainConfig::preset("quad_single_freq", 23)?;
@@ -664,8 +657,7 @@ pub fn lottery(quick: bool) -> Result<Vec<Check>> {
             by_d,
             by_ode,
             "reference lottery run p = 23, M = 512, random 0.1, SGD lr 0.1, 10 000 epochs, f32, seed 42",
-            0.86,
-            0.64,
+            bounds::LOTTERY_REFERENCE,
         )
     };
     Ok(vec![
@@ -674,7 +666,7 @@ pub fn lottery(quick: bool) -> Result<Vec<Check>> {
             setting,
             Expected::Holds,
             by_ode,
-            min_ode,
+            bound.min_ode,
         ),
         ge(
             "6. lottery: the paper's smallest-|D| rule predicts it (ODE race minus its accuracy)",
@@ -684,7 +676,7 @@ pub fn lottery(quick: bool) -> Result<Vec<Check>> {
                 readable(by_d)
             )),
             by_ode - by_d,
-            min_margin,
+            bound.min_margin,
         ),
     ])
 }
@@ -725,28 +717,31 @@ pub fn grokking() -> Result<Vec<Check>> {
             setting,
             Expected::Holds,
             s1.map_or(f64::NAN, |r| r.0 as f64),
-            (1645.0, 1905.0),
+            (
+                bounds::GROK_STAGE_ONE_END.0 as f64,
+                bounds::GROK_STAGE_ONE_END.1 as f64,
+            ),
         ),
         le(
             "7. memorisation plateau test acc = swap-in-train share (gap in test pairs)",
             setting,
             Expected::Holds,
             plateau_gap,
-            1.0,
+            bounds::GROK_PLATEAU_PAIRS,
         ),
         ge(
             "7. IPR rises after memorisation (stage I end to the end)",
             setting,
             Expected::Holds,
             s1.map_or(f64::NAN, |r| last.3 - r.3),
-            0.31,
+            bounds::GROK_MIN_IPR_RISE_TO_END,
         ),
         ge(
             "7. stage III: the norm falls under weight decay (relative fall from its peak)",
             setting,
             Expected::Holds,
             1.0 - last.4 / peak.4,
-            0.028,
+            bounds::GROK_MIN_NORM_FALL,
         ),
         le(
             "7. every off-diagonal test pair generalises (wrong at the end)",
@@ -875,7 +870,7 @@ pub fn gromov_training() -> Result<Vec<Check>> {
             setting,
             Expected::Holds,
             ratio,
-            3.0,
+            bounds::GROMOV_SMALLER_MIN_DELAY,
         ),
         ge(
             "8. Gromov: test accuracy at the end",

@@ -10,9 +10,11 @@
 //! | [`grokking`] | pair classes, stages, the spectral probe and the run recorder |
 //! | [`gromov`] | Gromov's closed-form periodic solution and its comparison with learned weights |
 //! | [`analysis`] | every measure of one network, gathered and written as tidy CSV |
+//! | [`bounds`] | measured bounds of the claims at fixed settings, shared by tests and `verify` |
 //! | [`theory`] | documentation only: the derivation of the ODE |
 
 pub mod analysis;
+pub mod bounds;
 pub mod dynamics;
 pub mod fourier;
 pub mod grokking;
