@@ -24,6 +24,8 @@
 //! the summary printed with `--nocapture` gives the cases run, the errors and the largest
 //! allocation per reader. A failing case is printed with its seed file and mutations.
 
+mod common;
+use common::zips::{unzip, zip_stored};
 use modadd::error::Error;
 use modadd::formats::npy::{read_npy_vector, write_npy_matrix, write_npy_vector};
 use modadd::formats::pairs::read_pairs_csv;
@@ -39,7 +41,6 @@ use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -230,31 +231,6 @@ fn small_net() -> Network<f64> {
     Network::init(5, 3, Init::Random { scale: 0.5 }, Tying::Tied, 7).unwrap()
 }
 
-/// The `data.pkl` entry of a `.pth` file and the other entries.
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            f.read_to_end(&mut b).unwrap();
-            (f.name().to_string(), b)
-        })
-        .collect()
-}
-
-/// A stored (uncompressed) zip of `entries`, as torch.save writes one.
-fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, b) in entries {
-        w.start_file(name.as_str(), opts).unwrap();
-        w.write_all(b).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
 fn pickle_of(pth: &[u8]) -> Vec<u8> {
     unzip(pth)
         .into_iter()
@@ -402,7 +378,7 @@ fn run_reader(r: Reader, bytes: &[u8]) -> Result<bool, String> {
                         *b = bytes.to_vec();
                     }
                 }
-                rezip(&e)
+                zip_stored(&e)
             };
             let p = write("x.pth", &file);
             let (a, peak) = peak_of(|| read_weights_any(&p).map(|_| ()));

@@ -6,6 +6,8 @@
 //! the stored float). Values are compared for exact equality: float32 -> f64 is exact, and so is
 //! parsing a shortest round-trip decimal.
 
+mod common;
+use common::zips::{unzip, zip_stored};
 use modadd::error::{Error, PthError};
 use modadd::formats::npy::write_npy_matrix;
 use modadd::formats::pth::pickle::{unpickle, Value};
@@ -13,7 +15,6 @@ use modadd::formats::pth::{read_pth_network, read_pth_tensors, DType, PthArchive
 use modadd::formats::weights::{read_weights_any, write_weight_folder};
 use nalgebra::DMatrix;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const P: usize = 5;
@@ -287,27 +288,11 @@ fn big_endian_storages_read_the_same_values() {
 }
 
 fn read_zip_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
-    use std::io::Read;
-    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            f.read_to_end(&mut b).unwrap();
-            (f.name().to_string(), b)
-        })
-        .collect()
+    unzip(&std::fs::read(path).unwrap())
 }
 
 fn write_zip<'a>(path: &Path, entries: impl Iterator<Item = &'a (String, Vec<u8>)>) {
-    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (n, b) in entries {
-        w.start_file(n.as_str(), opts).unwrap();
-        w.write_all(b).unwrap();
-    }
-    w.finish().unwrap();
+    std::fs::write(path, zip_stored(entries)).unwrap();
 }
 
 /// The object data/make_pth_fixtures.py pickles as plain_p2.pkl and plain_p4.pkl.

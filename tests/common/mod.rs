@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod seeds;
+pub mod zips;
 
 /// f64 machine epsilon.
 pub const EPS64: f64 = f64::EPSILON;
