@@ -180,7 +180,7 @@ impl<T: Real> CpuBackend<T> {
     }
 
     /// (gradient norm, parameter norm), as [`Grads::norm`] and [`Network::param_norm`] compute
-    /// them (each tensor's sum of squares in element order, the tensors' sums in tensor
+    /// them (each tensor's sum of squares by `sum_sq`'s fixed order, the tensors' sums in tensor
     /// order), the tensors' sums on the backend's threads.
     fn norms(&self) -> (f64, f64) {
         let (g, w) = (&self.grads, &self.net);

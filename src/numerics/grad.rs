@@ -15,10 +15,14 @@
 //! dL/dh_im       = dL/da_im * sigma'(h_im)
 //! dL/dW_in[m, x] += dL/dh_im     and   dL/dW_in'[m, y] += dL/dh_im   (both, also when x = y)
 //! ```
-//! The three products (logits, `dW_out`, `dA`) run through a tuned GEMM ([`crate::numerics::real::gemm`]);
-//! the first layer is a gather (forward) and a scatter-add (backward), since its input is one-hot.
+//! Two implementations compute these ([`Kernel`]). The GEMM path: the three products (logits,
+//! `dW_out`, `dA`) through a tuned GEMM ([`crate::numerics::real::gemm`]), the first layer a
+//! gather (forward) and a scatter-add (backward), since its input is one-hot. The fused path
+//! (the default where it applies: f32, tied, Quad or ReLU, p <= 24 on a CPU with
+//! AVX-512F): [`crate::numerics::fused`]'s kernels, which compute the same sums without
+//! packing operands or storing the activations, in another order (last bits differ).
 //!
-//! # Structure used for speed
+//! # Structure used for speed (the GEMM path)
 //! The passes run over a [`Batch`], whose rows merge (x, y) with (y, x) for the tied model (see
 //! [`crate::numerics::batch`]).
 //!
@@ -40,6 +44,7 @@
 
 use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
+use crate::numerics::fused;
 use crate::numerics::loss::{argmax, Loss};
 use crate::numerics::network::{sum_sq, Network};
 use crate::numerics::parallel::{block, block_size, Threads};
@@ -128,6 +133,27 @@ pub struct Workspace<T: Real> {
     /// Whether each row of the last batch passed through `evaluate`/`loss_and_grad` was
     /// classified correctly (argmax == label), in row order.
     correct: Vec<bool>,
+    /// Which kernels compute the passes.
+    kernel: Kernel,
+    /// The weights laid out for the fused kernels.
+    layout: fused::Layout,
+    /// dL/dz for the fused backward kernels: J per row, zero rows up to a multiple of 16.
+    g_pad: Vec<f32>,
+}
+
+/// Which implementation computes the passes. Both compute the formulas of the module docs;
+/// their results differ in the last bits (another summation order), each the same on any
+/// number of threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kernel {
+    /// The fused AVX-512 kernels ([`crate::numerics::fused`]) where they apply: f32, the tied
+    /// network, Quad or ReLU, p <= [`fused::MAX_P`], a CPU with AVX-512F. The GEMM path
+    /// everywhere else.
+    #[default]
+    Auto,
+    /// Always the GEMM path (gather, `matrixmultiply` products, scatter): the same bits on
+    /// every x86-64 CPU with AVX2 and FMA.
+    Gemm,
 }
 
 impl<T: Real> Workspace<T> {
@@ -143,6 +169,17 @@ impl<T: Real> Workspace<T> {
             threads,
             ..Self::default()
         }
+    }
+
+    /// This workspace computing with `kernel` ([`Kernel::Auto`] by default).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The kernels this workspace computes with.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// The threads the passes run on.
@@ -498,10 +535,32 @@ fn forward_rows<T: Real>(
     (a, dh, z, z64): (&mut [T], &mut [T], &mut [T], &mut [f64]),
     (row_loss, correct): (&mut [f64], &mut [bool]),
 ) {
-    let p = net.p;
     let keep_dh = matches!(work, RowWork::Gradient { dh: true, .. });
     first_layer(net, act, batch, r0, len, a, keep_dh.then_some(dh));
     logits_chunk(net, a, len, z);
+    finish_rows(
+        net.p,
+        loss,
+        batch,
+        (r0, len),
+        work,
+        (z, z64),
+        (row_loss, correct),
+    );
+}
+
+/// From the logits `z` of rows `r0..r0+len` (p per row): per row w_i l_i into `row_loss`,
+/// argmax == label into `correct`, and for [`RowWork::Gradient`] g = s w_i dl/dz in place of
+/// the logits.
+fn finish_rows<T: Real>(
+    p: usize,
+    loss: Loss,
+    batch: &Batch<T>,
+    (r0, len): (usize, usize),
+    work: RowWork,
+    (z, z64): (&mut [T], &mut [f64]),
+    (row_loss, correct): (&mut [f64], &mut [bool]),
+) {
     for r in 0..len {
         let zr = &mut z[r * p..(r + 1) * p];
         let c = batch.label[r0 + r] as usize;
@@ -605,6 +664,10 @@ pub fn evaluate<T: Real>(
     let (p, m_w) = (net.p, net.width());
     ws.ensure(m_w, p, CHUNK.min(batch.rows().max(1)), batch.rows(), None);
     let threads = ws.threads.clone();
+    if let Some(fact) = fused_plan(net, act, batch, ws) {
+        threads.install(|| fused_forward(loss, batch, fact, RowWork::Evaluate, ws));
+        return totals(ws, batch, loss.normalisation(batch.n));
+    }
     threads.install(|| {
         let mut r0 = 0;
         while r0 < batch.rows() {
@@ -654,6 +717,13 @@ pub fn loss_and_grad<T: Real>(
         }
     }
     let threads = ws.threads.clone();
+    if let Some(fact) = fused_plan(net, act, batch, ws) {
+        threads.install(|| {
+            fused_forward(loss, batch, fact, work, ws);
+            fused_backward(net, fact, ws, grads);
+        });
+        return totals(ws, batch, s);
+    }
     threads.install(|| {
         let mut r0 = 0;
         while r0 < batch.rows() {
@@ -749,6 +819,164 @@ fn gather_input_grads<T: Real>(net: &Network<T>, ws: &Workspace<T>, grads: &mut 
     }
 }
 
+/// `s` as `f32` numbers when `T` is `f32`.
+fn as_f32<T: Real>(s: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (same type id), so the slice's memory holds f32 numbers.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) })
+}
+
+/// `s` as `f32` numbers when `T` is `f32`.
+fn as_f32_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (same type id); the unique borrow moves into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) })
+}
+
+/// Lays out the weights for the fused kernels when they apply to this pass ([`Kernel::Auto`],
+/// f32, tied, Quad or ReLU, 1 <= p <= [`fused::MAX_P`], AVX-512F, operands below p); the
+/// activation as the kernels name it, or `None` for the GEMM path.
+fn fused_plan<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+) -> Option<fused::Act> {
+    let fact = match act {
+        Activation::Quad => fused::Act::Quad,
+        Activation::Relu => fused::Act::Relu,
+        _ => return None,
+    };
+    if ws.kernel != Kernel::Auto || net.w_in_y.is_some() || batch.rows() == 0 {
+        return None;
+    }
+    let (w_in, w_out) = (as_f32(net.w_in.as_slice())?, as_f32(net.w_out.as_slice())?);
+    if !fused::available() || net.p > fused::MAX_P {
+        return None;
+    }
+    ws.layout
+        .build(net.p, w_in, w_out, &batch.x, &batch.y)
+        .then_some(fact)
+}
+
+/// The forward pass of the whole batch by the fused kernel, split into row blocks (multiples
+/// of 16 rows) over the workspace's threads; for [`RowWork::Gradient`] also g into `g_pad`
+/// (J per row). The workspace must have been laid out by [`fused_plan`].
+fn fused_forward<T: Real>(
+    loss: Loss,
+    batch: &Batch<T>,
+    act: fused::Act,
+    work: RowWork,
+    ws: &mut Workspace<T>,
+) {
+    let (p, j_n, rows) = (ws.layout.p, ws.layout.j, batch.rows());
+    let rb = block_size(rows, ws.threads.count(), fused::LANES);
+    if ws.z.len() < p * rows {
+        ws.z.resize(p * rows, T::zero());
+    }
+    if ws.z_f64.len() < p * rows {
+        ws.z_f64.resize(p * rows, 0.0);
+    }
+    ws.g_pad.clear();
+    ws.g_pad
+        .resize(rows.div_ceil(fused::LANES) * fused::LANES * j_n, 0.0);
+    let lay = &ws.layout;
+    let run = |(b, (((z, z64), g), (row_loss, correct))): (usize, _)| {
+        let (r0, n) = block(rows, rb, b);
+        let (z, g): (&mut [T], &mut [f32]) = (z, g);
+        if let (RowWork::Gradient { s, .. }, Loss::CeMean | Loss::CeSum) = (work, loss) {
+            let rows = fused::CeRows {
+                labels: &batch.label[r0..r0 + n],
+                weights: &as_f32(&batch.weight).expect("f32")[r0..r0 + n],
+                scale: s as f32,
+                g,
+                row_loss,
+                correct,
+            };
+            return fused::forward_ce(lay, act, r0 / fused::LANES, rows);
+        }
+        fused::forward(lay, act, r0 / fused::LANES, as_f32_mut(z).expect("f32"));
+        finish_rows(p, loss, batch, (r0, n), work, (z, z64), (row_loss, correct));
+        if let RowWork::Gradient { .. } = work {
+            let z = as_f32(z).expect("f32");
+            for (zr, gr) in z.chunks(p).zip(g.chunks_mut(j_n)) {
+                gr[..p].copy_from_slice(zr);
+            }
+        }
+    };
+    let z = &mut ws.z[..p * rows];
+    let z64 = &mut ws.z_f64[..p * rows];
+    let g = &mut ws.g_pad[..];
+    let (row_loss, correct) = (&mut ws.row_loss[..rows], &mut ws.correct[..rows]);
+    if ws.threads.parallel() {
+        z.par_chunks_mut(p * rb)
+            .zip(z64.par_chunks_mut(p * rb))
+            .zip(g.par_chunks_mut(j_n * rb))
+            .zip(row_loss.par_chunks_mut(rb).zip(correct.par_chunks_mut(rb)))
+            .enumerate()
+            .for_each(run);
+    } else {
+        z.chunks_mut(p * rb)
+            .zip(z64.chunks_mut(p * rb))
+            .zip(g.chunks_mut(j_n * rb))
+            .zip(row_loss.chunks_mut(rb).zip(correct.chunks_mut(rb)))
+            .enumerate()
+            .for_each(run);
+    }
+}
+
+/// A pointer that may cross threads: each thread writes only the rows of its neuron block.
+#[derive(Clone, Copy)]
+struct SharedRows(*mut f32);
+// SAFETY: used only by `fused_backward`, whose blocks write disjoint rows.
+unsafe impl Send for SharedRows {}
+// SAFETY: as above.
+unsafe impl Sync for SharedRows {}
+
+impl SharedRows {
+    /// The pointer (a method, so that closures capture the whole `SharedRows`).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The backward pass by the fused kernels after [`fused_forward`], split into neuron blocks
+/// (multiples of 32) over the workspace's threads: `dW_out` by columns, `dW_in` by rows.
+fn fused_backward<T: Real>(
+    net: &Network<T>,
+    act: fused::Act,
+    ws: &Workspace<T>,
+    grads: &mut Grads<T>,
+) {
+    let (p, m_w) = (net.p, net.width());
+    let mb = block_size(m_w, ws.threads.count(), 2 * fused::LANES);
+    let w_in = as_f32(net.w_in.as_slice()).expect("f32");
+    let gin = as_f32_mut(grads.w_in.as_mut_slice()).expect("f32");
+    gin.fill(0.0);
+    let gin = SharedRows(gin.as_mut_ptr());
+    let (lay, g) = (&ws.layout, &ws.g_pad[..]);
+    let run = |(b, gout): (usize, &mut [T])| {
+        let (m0, n) = block(m_w, mb, b);
+        // SAFETY: block b writes only the rows m0..m0+n of dL/dW_in, disjoint from the others.
+        unsafe {
+            fused::backward(
+                lay,
+                act,
+                w_in,
+                g,
+                (m0, n),
+                as_f32_mut(gout).expect("f32"),
+                gin.get(),
+            )
+        };
+    };
+    let gout = grads.w_out.as_mut_slice();
+    if ws.threads.parallel() {
+        gout.par_chunks_mut(p * mb).enumerate().for_each(run);
+    } else {
+        gout.chunks_mut(p * mb).enumerate().for_each(run);
+    }
+}
 /// Slow per-example reference: loss, accuracy and gradient computed pair by pair in f64 from
 /// the formulas in the module docs, with no merging, chunking or GEMM. Tests hold the fast path
 /// to it.
