@@ -12,12 +12,14 @@
 //! | [`init`] | initialisers (random, single-frequency, diversified) and the reference width |
 //! | [`loss`] | cross-entropy (mean, sum) and MSE with their derivatives; accuracy's tie rule |
 //! | [`batch`] | pairs prepared for the hot loop ((x, y) and (y, x) merged for the tied model) |
+//! | [`fused`] | the step's fused AVX-512 kernels for the tied network at p <= 24 (f32) |
 //! | [`grad`] | the exact forward and backward passes into caller-owned buffers; a naive reference |
 //! | [`optim`] | SGD and AdamW with PyTorch's semantics; learning-rate schedules |
 //! | [`parallel`] | the thread count and its pool; work split so results do not depend on it |
 
 pub mod activation;
 pub mod batch;
+pub mod fused;
 pub mod grad;
 pub mod init;
 pub mod limits;

@@ -1,0 +1,738 @@
+//! The fused AVX-512 kernels of the tied network's step at small p (p <= [`MAX_P`]), in f32.
+//!
+//! At p = 23 the three products of the step are thin (one side is p) and short (M x n with
+//! n = p (p + 1) / 2 = 276 merged rows), so a general GEMM spends a third of its time packing
+//! operands and the step as much again gathering, scattering and storing the activations. These
+//! kernels compute the same quantities as [`crate::numerics::grad`] (its module docs give the
+//! formulas) without packing and without storing the activations: they are recomputed from
+//! the input weights where needed, which costs two loads and two vector operations.
+//!
+//! # The three kernels (J = p rounded up to 8, 16 or 24: the accumulators held in registers)
+//! ```text
+//! forward_vec   z[j, r]        = sum_{m = 0}^{M-1} W_out[j, m] a[m, r]       16 rows r per vector
+//!               a[m, r]        = sigma(W_in[m, x_r] + W_in[m, y_r])        (a 32-entry table lookup)
+//! dw_out_block  dW_out[j, m]   = sum_{r in row order} g[j, r] a[m, r]       16 neurons m per vector
+//! da_block      dh[m, r]       = (sum_{j = 0}^{J-1} W_out[j, m] g[j, r]) sigma'(h[m, r])
+//!               dW_in[m, x_r] += dh[m, r],  dW_in[m, y_r] += dh[m, r]     rows in row order,
+//!               a run of rows with the same x summed apart first, then added
+//! ```
+//! with g = dL/dz (already scaled by the loss's normalisation and the row's weight), sigma
+//! Quad (h^2, sigma' = 2h) or ReLU (max(h, 0), sigma' = 1{h > 0}). Each sum is one chain of
+//! fused multiply-adds in the order written; the lanes of a vector are different outputs,
+//! never parts of one sum. Rows x = y add dh twice, as the chain rule says.
+//!
+//! # Bits
+//! Every output is computed by one thread in the order above, so the results are the same on
+//! any number of threads (the caller splits rows for the forward kernel and neurons for the
+//! other two). They differ from the GEMM path's in the last bits (another summation order);
+//! `tests/fused.rs` holds the two to the round-off bound of a K-term sum.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// The largest p the fused kernels take: 24 accumulators and their operands fill the 32 vector
+/// registers of AVX-512.
+pub const MAX_P: usize = 24;
+
+/// Lanes of an AVX-512 vector of f32.
+pub const LANES: usize = 16;
+
+/// Width of the padded table row a neuron's input weights are looked up in (two vectors).
+const TABLE: usize = 32;
+
+/// Rows whose dL/da the backward kernel computes together (independent FMA chains).
+const ROW_GROUP: usize = 8;
+
+/// The accumulator count for p: 8, 16 or 24.
+pub fn lanes_for(p: usize) -> usize {
+    p.div_ceil(8) * 8
+}
+
+/// True when this CPU runs the fused kernels (x86-64 with AVX-512F), tested once.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The weights and indices laid out for the kernels, rebuilt every step (M (32 + 2J) + 2n
+/// numbers copied: small beside the step's 6 p M n flops).
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    /// p.
+    pub p: usize,
+    /// M.
+    pub width: usize,
+    /// J, the accumulators: p rounded up to a multiple of 8.
+    pub j: usize,
+    /// M rounded up to a multiple of 32 (two vectors).
+    pub width_pad: usize,
+    /// Rows of the batch.
+    pub rows: usize,
+    /// W_in[m, x] at m * 32 + x, zero for x >= p (the forward kernel's lookup table).
+    table: Vec<f32>,
+    /// W_out[j, m] at m * J + j, zero for j >= p (broadcast by the forward kernel).
+    w_out_cols: Vec<f32>,
+    /// W_out[j, m] at j * width_pad + m, zero outside (loaded by the backward kernel).
+    w_out_rows: Vec<f32>,
+    /// x of every row, then zeros up to a multiple of 16.
+    xi: Vec<i32>,
+    /// y of every row, then zeros up to a multiple of 16.
+    yi: Vec<i32>,
+}
+
+impl Layout {
+    /// Lays out `w_in` (M x p column-major), `w_out` (p x M column-major) and the rows'
+    /// operands. False (and nothing to run) unless 1 <= p <= [`MAX_P`] and every operand is
+    /// below p.
+    pub fn build(&mut self, p: usize, w_in: &[f32], w_out: &[f32], x: &[u32], y: &[u32]) -> bool {
+        let in_range = |v: &[u32]| v.iter().all(|&o| (o as usize) < p);
+        if p == 0 || p > MAX_P || x.len() != y.len() || !in_range(x) || !in_range(y) {
+            return false;
+        }
+        let m_w = w_in.len() / p;
+        let j_n = lanes_for(p);
+        let m_pad = m_w.div_ceil(2 * LANES) * 2 * LANES;
+        if (self.p, self.width) != (p, m_w) {
+            // The padding stays zero: only the entries below p and M are written below.
+            (self.p, self.width, self.j, self.width_pad) = (p, m_w, j_n, m_pad);
+            refill(&mut self.table, m_w * TABLE);
+            refill(&mut self.w_out_cols, m_w * j_n);
+            refill(&mut self.w_out_rows, j_n * m_pad);
+        }
+        self.rows = x.len();
+        // By blocks of 64 neurons (8 KB of the table), column by column of W_in.
+        for m0 in (0..m_w).step_by(64) {
+            let m1 = (m0 + 64).min(m_w);
+            let rows = &mut self.table[m0 * TABLE..m1 * TABLE];
+            for xcol in 0..p {
+                let src = &w_in[xcol * m_w + m0..xcol * m_w + m1];
+                for (row, &w) in rows.chunks_exact_mut(TABLE).zip(src) {
+                    row[xcol] = w;
+                }
+            }
+        }
+        for (col, dst) in w_out
+            .chunks_exact(p)
+            .zip(self.w_out_cols.chunks_exact_mut(j_n))
+        {
+            dst[..p].copy_from_slice(col);
+        }
+        // By blocks of 64 neurons, so that the block's columns of W_out stay in L1 while the
+        // p rows are written (row by row over all of M re-reads W_out from L2 p times).
+        for m0 in (0..m_w).step_by(64) {
+            let cols = &w_out[m0 * p..(m0 + 64).min(m_w) * p];
+            for j in 0..p {
+                let dst = &mut self.w_out_rows[j * m_pad + m0..];
+                for (d, col) in dst.iter_mut().zip(cols.chunks_exact(p)) {
+                    *d = col[j];
+                }
+            }
+        }
+        let rows_pad = x.len().div_ceil(LANES) * LANES;
+        for (dst, src) in [(&mut self.xi, x), (&mut self.yi, y)] {
+            dst.clear();
+            dst.extend(src.iter().map(|&v| v as i32));
+            dst.resize(rows_pad, 0);
+        }
+        true
+    }
+}
+
+/// Sets `v` to `n` zeros, reusing its allocation.
+fn refill(v: &mut Vec<f32>, n: usize) {
+    v.clear();
+    v.resize(n, 0.0);
+}
+
+/// The activation: Quad or ReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// sigma(h) = h^2.
+    Quad,
+    /// sigma(h) = max(h, 0).
+    Relu,
+}
+
+/// Logits of the rows `v0 * 16 .. v0 * 16 + out.len() / p` of the layout (16 rows per vector):
+/// `z[r * p + j]` for the block's rows r, in row order (`out`: p per row, the last vector may
+/// be partial).
+///
+/// # Panics
+/// If the layout was not built (x86-64 without AVX-512F never calls this).
+pub fn forward(lay: &Layout, act: Act, v0: usize, out: &mut [f32]) {
+    assert!(available(), "fused kernels need AVX-512F");
+    let p = lay.p;
+    let rows = out.len() / p;
+    let mut tile = [0f32; MAX_P * LANES];
+    for v in 0..rows.div_ceil(LANES) {
+        let first = (v0 + v) * LANES;
+        assert!(
+            first + LANES <= lay.xi.len(),
+            "fused forward: rows outside the layout"
+        );
+        // SAFETY: AVX-512F is present (asserted); the layout's table holds M rows of 32, its
+        // column copy M rows of J, its indices 16 entries from `first` (asserted) with values
+        // < p <= 24 < 32 (checked when it was built); `tile` holds 24 x 16.
+        unsafe { dispatch_forward(lay, act, first, &mut tile) };
+        let n = LANES.min(rows - v * LANES);
+        for k in 0..n {
+            let zr = &mut out[(v * LANES + k) * p..(v * LANES + k + 1) * p];
+            for (j, zj) in zr.iter_mut().enumerate() {
+                *zj = tile[j * LANES + k];
+            }
+        }
+    }
+}
+
+/// A block of rows for [`forward_ce`]: their labels and weights w_i, the loss's normalisation
+/// s, and where the results go.
+pub struct CeRows<'a> {
+    /// Labels of the block's rows.
+    pub labels: &'a [u32],
+    /// Weights w_i of the block's rows (1, or 2 for a merged pair).
+    pub weights: &'a [f32],
+    /// The loss's normalisation s (1/n for the mean, 1 for the sum).
+    pub scale: f32,
+    /// g = s w_i dl/dz: J per row (the numbers past p are left alone).
+    pub g: &'a mut [f32],
+    /// w_i l_i per row, in f64.
+    pub row_loss: &'a mut [f64],
+    /// argmax == label per row.
+    pub correct: &'a mut [bool],
+}
+
+/// The forward pass and the cross-entropy of the rows `v0 * 16 ..` of the layout, one vector
+/// of 16 rows at a time, in the lanes the logits come out in:
+/// ```text
+/// mx = max_j z_j,  e_j = exp(z_j - mx),  S = sum_{j = 0}^{p-1} e_j  (in order, f32)
+/// g_j = (e_j / S - 1{j = c}) (s w_i),   w_i l_i = w_i ((mx + ln S) - z_c)  (the last in f64)
+/// correct = (first index of the largest z_j) == c
+/// ```
+/// The operations of [`Loss::pair_loss_and_grad`](crate::numerics::loss::Loss) in the same
+/// order, except exp: a degree-7 polynomial after reduction by ln 2 ([`exp_nonpositive`],
+/// within 2 ulp of the exact value) in place of libm's `expf`. A vector with a non-finite
+/// logit goes through `pair_loss_and_grad` itself (NaN losses and gradients, no argmax).
+pub fn forward_ce(lay: &Layout, act: Act, v0: usize, out: CeRows<'_>) {
+    assert!(available(), "fused kernels need AVX-512F");
+    let (p, j_n) = (lay.p, lay.j);
+    let rows = out.labels.len();
+    assert!(out.weights.len() == rows && out.g.len() >= rows * j_n);
+    assert!(out.row_loss.len() == rows && out.correct.len() == rows);
+    let mut tile = [0f32; MAX_P * LANES];
+    for v in 0..rows.div_ceil(LANES) {
+        let (first, r0) = ((v0 + v) * LANES, v * LANES);
+        let n = LANES.min(rows - r0);
+        assert!(
+            first + LANES <= lay.xi.len(),
+            "fused forward: rows outside the layout"
+        );
+        let mut lanes = Lanes::default();
+        for k in 0..n {
+            lanes.label[k] = out.labels[r0 + k] as i32;
+            lanes.factor[k] = out.scale * out.weights[r0 + k];
+        }
+        // SAFETY: as in `forward`; `ce_vector` reads p <= 24 vectors of `tile`.
+        let finite = unsafe {
+            dispatch_forward(lay, act, first, &mut tile);
+            ce_vector(p, &mut tile, &mut lanes)
+        };
+        for k in 0..n {
+            let r = r0 + k;
+            let g = &mut out.g[r * j_n..r * j_n + p];
+            let w = out.weights[r];
+            if finite {
+                for (j, gj) in g.iter_mut().enumerate() {
+                    *gj = tile[j * LANES + k];
+                }
+                let (mx, sum, zc) = (lanes.max[k] as f64, lanes.sum[k] as f64, lanes.zc[k] as f64);
+                out.row_loss[r] = w as f64 * ((mx + sum.ln()) - zc);
+                out.correct[r] = lanes.best[k] == lanes.label[k];
+            } else {
+                // The logits are still in the tile: the scalar formula gives NaN where it should.
+                for (j, gj) in g.iter_mut().enumerate() {
+                    *gj = tile[j * LANES + k];
+                }
+                let c = out.labels[r] as usize;
+                out.correct[r] = crate::numerics::loss::argmax(g) == Some(c);
+                out.row_loss[r] =
+                    w as f64 * crate::numerics::loss::Loss::CeMean.pair_loss_and_grad(g, c);
+                g.iter_mut().for_each(|v| *v *= lanes.factor[k]);
+            }
+        }
+    }
+}
+
+/// The per-row numbers of one vector of 16 rows in [`forward_ce`].
+#[derive(Default)]
+struct Lanes {
+    label: [i32; LANES],
+    factor: [f32; LANES],
+    max: [f32; LANES],
+    sum: [f32; LANES],
+    zc: [f32; LANES],
+    best: [i32; LANES],
+}
+
+/// The cross-entropy of 16 rows whose logits are `tile[j * 16 + lane]`, j < p: g in place of
+/// the logits and the lanes' max, sum, z_c and argmax in `l`. False, with the tile unchanged,
+/// if any logit is not finite.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn ce_vector(p: usize, tile: &mut [f32; MAX_P * LANES], l: &mut Lanes) -> bool {
+    // SAFETY: p <= 24 vectors of 16 lie in the tile; the lanes' arrays hold 16 numbers.
+    unsafe {
+        let t = tile.as_mut_ptr();
+        let z = |j: usize| _mm512_loadu_ps(t.add(j * LANES));
+        let label = _mm512_loadu_si512(l.label.as_ptr().cast());
+        let (mut mx, mut best) = (z(0), _mm512_setzero_si512());
+        let mut zc = _mm512_setzero_ps();
+        let inf = _mm512_set1_ps(f32::INFINITY);
+        let mut bad: u16 = 0;
+        for j in 0..p {
+            let zj = z(j);
+            // |z| < inf is false for infinities and NaN.
+            bad |= !_mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(zj), inf);
+            let jv = _mm512_set1_epi32(j as i32);
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zj, mx);
+            mx = _mm512_mask_blend_ps(gt, mx, zj);
+            best = _mm512_mask_blend_epi32(gt, best, jv);
+            zc = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(jv, label), zc, zj);
+        }
+        if bad != 0 {
+            return false;
+        }
+        let mut sum = _mm512_setzero_ps();
+        for j in 0..p {
+            let e = exp_nonpositive(_mm512_sub_ps(z(j), mx));
+            _mm512_storeu_ps(t.add(j * LANES), e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        let inv = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
+        let factor = _mm512_loadu_ps(l.factor.as_ptr());
+        let one = _mm512_set1_ps(1.0);
+        for j in 0..p {
+            let q = _mm512_mul_ps(z(j), inv);
+            let is_c = _mm512_cmpeq_epi32_mask(_mm512_set1_epi32(j as i32), label);
+            let q = _mm512_mask_sub_ps(q, is_c, q, one);
+            _mm512_storeu_ps(t.add(j * LANES), _mm512_mul_ps(q, factor));
+        }
+        _mm512_storeu_ps(l.max.as_mut_ptr(), mx);
+        _mm512_storeu_ps(l.sum.as_mut_ptr(), sum);
+        _mm512_storeu_ps(l.zc.as_mut_ptr(), zc);
+        _mm512_storeu_si512(l.best.as_mut_ptr().cast(), best);
+        true
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn ce_vector(_: usize, _: &mut [f32; MAX_P * LANES], _: &mut Lanes) -> bool {
+    unreachable!("fused kernels need x86-64")
+}
+
+/// exp(x) for x <= 0 (a logit minus its row's maximum), lane by lane:
+/// ```text
+/// k = round(x / ln 2),  r = x - k ln 2 (ln 2 in two parts, |r| <= ln 2 / 2),
+/// exp(x) = 2^k (1 + r + r^2/2! + .. + r^7/7!)
+/// ```
+/// The truncation error r^8/8! <= 5.3e-9 is below half an f32 ulp of the result's mantissa;
+/// with the Horner rounding the result lies within 2 ulp of exp(x) (unit test). 2^k by
+/// `vscalefps`, which underflows to subnormals and zero as exp does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp_nonpositive(x: __m512) -> __m512 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let k = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+    let mut q = _mm512_set1_ps(1.0 / 5040.0);
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
+    }
+    _mm512_scalef_ps(q, k)
+}
+
+/// The backward pass of the neurons `m0..m0 + nb` (`m0` a multiple of 32, `m0 + nb <= M`):
+/// `dW_out[:, m0..m0+nb]` into `gout` (p x nb column-major) and the rows `m0..m0 + nb` of
+/// dL/dW_in added into `gin` (the whole M x p column-major matrix, zeroed by the caller).
+///
+/// `w_in` is W_in (M x p column-major); `g` holds dL/dz of every row, J per row (zero for
+/// j >= p), padded with zero rows to a multiple of 16 rows; `x`, `y` are the rows' operands.
+///
+/// # Safety
+/// `gin` must point to M x p numbers of which no other thread touches rows `m0..m0 + nb`
+/// while this runs.
+pub unsafe fn backward(
+    lay: &Layout,
+    act: Act,
+    w_in: &[f32],
+    g: &[f32],
+    (m0, nb): (usize, usize),
+    gout: &mut [f32],
+    gin: *mut f32,
+) {
+    assert!(available(), "fused kernels need AVX-512F");
+    let (p, m_w) = (lay.p, lay.width);
+    let rows = lay.rows;
+    assert!(w_in.len() == m_w * p, "fused backward: W_in is not M x p");
+    assert!(
+        g.len() >= rows.div_ceil(LANES) * LANES * lay.j,
+        "fused backward: g shorter than the rows"
+    );
+    assert!(gout.len() >= p * nb && m0 + nb <= m_w && m0 % (2 * LANES) == 0);
+    let mut tiles = [[0f32; MAX_P * LANES]; 2];
+    let mut mv = m0;
+    while mv < m0 + nb {
+        // Two vectors of neurons at a time (the second one empty past the block).
+        let cols = [mv, mv + LANES].map(|v| {
+            let n = (m0 + nb).saturating_sub(v).min(LANES);
+            Cols {
+                w_in: w_in.as_ptr(),
+                m_w,
+                mv: v.min(m0 + nb),
+                mask: if n == LANES {
+                    u16::MAX
+                } else {
+                    (1u16 << n) - 1
+                },
+            }
+        });
+        // SAFETY: AVX-512F is present (asserted); loads and stores of W_in and dW_in rows
+        // are masked to the lanes inside the block; the operands are < p (checked when the
+        // layout was built); g holds every row's J numbers and zero rows up to a multiple of
+        // 16 (asserted); the row copy of W_out has a multiple of 32 columns; the caller owns
+        // these rows of `gin`.
+        unsafe { dispatch_backward(lay, act, &cols, g, &mut tiles, gin) };
+        for (c, tile) in cols.iter().zip(&tiles) {
+            for k in 0..c.mask.count_ones() as usize {
+                let col = &mut gout[(c.mv - m0 + k) * p..(c.mv - m0 + k + 1) * p];
+                for (j, v) in col.iter_mut().enumerate() {
+                    *v = tile[j * LANES + k];
+                }
+            }
+        }
+        mv += 2 * LANES;
+    }
+}
+
+/// One vector of neurons `mv..mv + 16` of the column-major W_in (and dL/dW_in), the lanes past
+/// M masked off.
+struct Cols {
+    w_in: *const f32,
+    m_w: usize,
+    mv: usize,
+    mask: u16,
+}
+
+/// Calls the forward kernel for J accumulators and the activation.
+#[cfg(target_arch = "x86_64")]
+unsafe fn dispatch_forward(lay: &Layout, act: Act, first: usize, tile: &mut [f32; MAX_P * LANES]) {
+    let xi = lay.xi[first..].as_ptr();
+    let yi = lay.yi[first..].as_ptr();
+    let args = (lay.table.as_ptr(), lay.w_out_cols.as_ptr(), lay.width);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match (lay.j, act) {
+            (8, Act::Quad) => forward_vec::<8, false>(args, xi, yi, tile),
+            (8, Act::Relu) => forward_vec::<8, true>(args, xi, yi, tile),
+            (16, Act::Quad) => forward_vec::<16, false>(args, xi, yi, tile),
+            (16, Act::Relu) => forward_vec::<16, true>(args, xi, yi, tile),
+            (24, Act::Quad) => forward_vec::<24, false>(args, xi, yi, tile),
+            (24, Act::Relu) => forward_vec::<24, true>(args, xi, yi, tile),
+            _ => unreachable!("J is 8, 16 or 24"),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dispatch_forward(_: &Layout, _: Act, _: usize, _: &mut [f32; MAX_P * LANES]) {
+    unreachable!("fused kernels need x86-64")
+}
+
+/// Calls the backward kernels of two vectors of neurons for J and the activation.
+#[cfg(target_arch = "x86_64")]
+unsafe fn dispatch_backward(
+    lay: &Layout,
+    act: Act,
+    cols: &[Cols; 2],
+    g: &[f32],
+    tiles: &mut [[f32; MAX_P * LANES]; 2],
+    gin: *mut f32,
+) {
+    let (x, y) = (&lay.xi[..lay.rows], &lay.yi[..lay.rows]);
+    let w_rows = (lay.w_out_rows[cols[0].mv..].as_ptr(), lay.width_pad);
+    let g = g.as_ptr();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        macro_rules! run {
+            ($j:literal, $relu:literal) => {{
+                for (c, tile) in cols.iter().zip(tiles.iter_mut()) {
+                    if c.mask != 0 {
+                        dw_out_block::<$j, $relu>(c, (x, y), g, tile);
+                    }
+                }
+                da_block::<$j, $relu>(cols, (x, y), g, w_rows, gin);
+            }};
+        }
+        match (lay.j, act) {
+            (8, Act::Quad) => run!(8, false),
+            (8, Act::Relu) => run!(8, true),
+            (16, Act::Quad) => run!(16, false),
+            (16, Act::Relu) => run!(16, true),
+            (24, Act::Quad) => run!(24, false),
+            (24, Act::Relu) => run!(24, true),
+            _ => unreachable!("J is 8, 16 or 24"),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dispatch_backward(
+    _: &Layout,
+    _: Act,
+    _: &[Cols; 2],
+    _: &[f32],
+    _: &mut [[f32; MAX_P * LANES]; 2],
+    _: *mut f32,
+) {
+    unreachable!("fused kernels need x86-64")
+}
+
+/// sigma(h): h^2 (Quad) or max(h, 0) (ReLU).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn value<const RELU: bool>(h: __m512) -> __m512 {
+    if RELU {
+        _mm512_max_ps(h, _mm512_setzero_ps())
+    } else {
+        _mm512_mul_ps(h, h)
+    }
+}
+
+/// sigma'(h): 2h (Quad, as `2 * h`) or 1{h > 0} (ReLU).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn deriv<const RELU: bool>(h: __m512) -> __m512 {
+    if RELU {
+        let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(h, _mm512_setzero_ps());
+        _mm512_maskz_mov_ps(pos, _mm512_set1_ps(1.0))
+    } else {
+        _mm512_mul_ps(_mm512_set1_ps(2.0), h)
+    }
+}
+
+/// z[j, r] for the 16 rows whose operands are at `xi`, `yi`, into `tile[j * 16 + lane]`:
+/// per neuron m, the row's h is looked up in the neuron's 32-entry table row, sigma(h) taken,
+/// and J accumulators (one per output j) take one FMA each, m = 0, 1, .., M - 1 in order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_vec<const J: usize, const RELU: bool>(
+    (table, w_cols, m_w): (*const f32, *const f32, usize),
+    xi: *const i32,
+    yi: *const i32,
+    tile: &mut [f32; MAX_P * LANES],
+) {
+    // SAFETY: the caller guarantees the table (M x 32), the columns (M x J) and 16 indices.
+    unsafe {
+        let xv = _mm512_loadu_si512(xi.cast());
+        let yv = _mm512_loadu_si512(yi.cast());
+        let mut acc = [_mm512_setzero_ps(); J];
+        for m in 0..m_w {
+            let row = table.add(m * TABLE);
+            let (lo, hi) = (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(LANES)));
+            let h = _mm512_add_ps(
+                _mm512_permutex2var_ps(lo, xv, hi),
+                _mm512_permutex2var_ps(lo, yv, hi),
+            );
+            let a = value::<RELU>(h);
+            let w = w_cols.add(m * J);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(j)), a, *acc);
+            }
+        }
+        for (j, acc) in acc.iter().enumerate() {
+            _mm512_storeu_ps(tile.as_mut_ptr().add(j * LANES), *acc);
+        }
+    }
+}
+
+/// h of the row with operands (x, y) for the neurons of `c`: W_in[m, x] + W_in[m, y].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather(c: &Cols, x: i32, y: i32) -> __m512 {
+    // SAFETY: the caller guarantees x, y < p and the mask keeps the loads inside M.
+    unsafe {
+        let wx = load(c, c.w_in.add(x as usize * c.m_w + c.mv));
+        let wy = load(c, c.w_in.add(y as usize * c.m_w + c.mv));
+        _mm512_add_ps(wx, wy)
+    }
+}
+
+/// The 16 numbers at `ptr` for the neurons of `c` (zero past M). A full vector is loaded
+/// without a mask: a masked load cannot take its value from a pending store to the same
+/// address, and the scatter stores and reloads the same rows of dL/dW_in.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn load(c: &Cols, ptr: *const f32) -> __m512 {
+    // SAFETY: the caller guarantees the lanes of the mask are in bounds.
+    unsafe {
+        if c.mask == u16::MAX {
+            _mm512_loadu_ps(ptr)
+        } else {
+            _mm512_maskz_loadu_ps(c.mask, ptr)
+        }
+    }
+}
+
+/// Stores the lanes of `v` for the neurons of `c` at `ptr` (none past M), as [`load`] reads.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn store(c: &Cols, ptr: *mut f32, v: __m512) {
+    // SAFETY: the caller guarantees the lanes of the mask are in bounds.
+    unsafe {
+        if c.mask == u16::MAX {
+            _mm512_storeu_ps(ptr, v)
+        } else {
+            _mm512_mask_storeu_ps(ptr, c.mask, v)
+        }
+    }
+}
+
+/// dW_out[j, m] for the 16 neurons of `c` into `tile[j * 16 + lane]`: J accumulators, each
+/// taking g[j, r] a[m, r] for the rows in row order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dw_out_block<const J: usize, const RELU: bool>(
+    c: &Cols,
+    (x, y): (&[i32], &[i32]),
+    g: *const f32,
+    tile: &mut [f32; MAX_P * LANES],
+) {
+    // SAFETY: the caller guarantees g holds J numbers for every row.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); J];
+        for (r, (&xr, &yr)) in x.iter().zip(y).enumerate() {
+            let a = value::<RELU>(gather(c, xr, yr));
+            let gr = g.add(r * J);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(*gr.add(j)), a, *acc);
+            }
+        }
+        for (j, acc) in acc.iter().enumerate() {
+            _mm512_storeu_ps(tile.as_mut_ptr().add(j * LANES), *acc);
+        }
+    }
+}
+
+/// dL/da of 8 rows at a time for the 32 neurons of `cs` (sixteen FMA chains over j = 0..J:
+/// two vectors of W_out and eight broadcasts of g per j), times sigma'(h), added into dL/dW_in
+/// at the rows' x and y columns, rows in row order. A run of rows with the same x (the merged
+/// batch's order) sums its x terms in a register, added to dL/dW_in[:, x] when the run ends:
+/// a load-add-store per row on the same address would chain every row through memory.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn da_block<const J: usize, const RELU: bool>(
+    cs: &[Cols; 2],
+    (x, y): (&[i32], &[i32]),
+    g: *const f32,
+    (w_rows, m_pad): (*const f32, usize),
+    gin: *mut f32,
+) {
+    // SAFETY: the caller guarantees g holds J numbers for every row and zero rows up to a
+    // multiple of 16, W_out's rows J x m_pad from neuron mv (32 columns), and owns these rows
+    // of `gin`.
+    unsafe {
+        let at = |c: &Cols, o: i32| gin.add(o as usize * c.m_w + c.mv);
+        let flush = |o: i32, run: &[__m512; 2]| {
+            for (c, run) in cs.iter().zip(run) {
+                store(c, at(c, o), _mm512_add_ps(load(c, at(c, o)), *run));
+            }
+        };
+        let (mut run_x, mut run) = (x[0], [_mm512_setzero_ps(); 2]);
+        let mut r = 0;
+        while r < x.len() {
+            let mut da = [[_mm512_setzero_ps(); ROW_GROUP]; 2];
+            for j in 0..J {
+                let w0 = _mm512_loadu_ps(w_rows.add(j * m_pad));
+                let w1 = _mm512_loadu_ps(w_rows.add(j * m_pad + LANES));
+                let [d0, d1] = &mut da;
+                for (k, (d0, d1)) in d0.iter_mut().zip(d1.iter_mut()).enumerate() {
+                    let gk = _mm512_set1_ps(*g.add((r + k) * J + j));
+                    *d0 = _mm512_fmadd_ps(w0, gk, *d0);
+                    *d1 = _mm512_fmadd_ps(w1, gk, *d1);
+                }
+            }
+            for k in 0..ROW_GROUP.min(x.len() - r) {
+                let (xr, yr) = (x[r + k], y[r + k]);
+                if xr != run_x {
+                    flush(run_x, &run);
+                    (run_x, run) = (xr, [_mm512_setzero_ps(); 2]);
+                }
+                for (v, c) in cs.iter().enumerate() {
+                    let dh = _mm512_mul_ps(da[v][k], deriv::<RELU>(gather(c, xr, yr)));
+                    run[v] = _mm512_add_ps(run[v], dh);
+                    if xr == yr {
+                        run[v] = _mm512_add_ps(run[v], dh);
+                    } else {
+                        store(c, at(c, yr), _mm512_add_ps(load(c, at(c, yr)), dh));
+                    }
+                }
+            }
+            r += ROW_GROUP;
+        }
+        flush(run_x, &run);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// exp_nonpositive against f64's exp over [-104, 0] (down to where exp underflows f32):
+    /// within 2 f32 ulp of the correctly rounded value, and exactly 1 at 0.
+    #[test]
+    fn vector_exp_is_within_two_ulp() {
+        if !available() {
+            eprintln!("skipped: no AVX-512F");
+            return;
+        }
+        let mut worst = 0u32;
+        let mut x = -104.0f32;
+        while x <= 0.0 {
+            let xs: [f32; LANES] = std::array::from_fn(|i| x + i as f32 * 1e-3);
+            let mut out = [0f32; LANES];
+            // SAFETY: AVX-512F is present.
+            unsafe {
+                let v = exp_nonpositive(_mm512_loadu_ps(xs.as_ptr()));
+                _mm512_storeu_ps(out.as_mut_ptr(), v);
+            }
+            for (xi, got) in xs.iter().zip(out) {
+                let want = ((*xi as f64).exp()) as f32;
+                worst = worst.max(got.to_bits().abs_diff(want.to_bits()));
+            }
+            x += 0.0137;
+        }
+        assert!(worst <= 2, "exp off by {worst} ulp");
+        let mut one = [0f32; LANES];
+        // SAFETY: AVX-512F is present.
+        unsafe { _mm512_storeu_ps(one.as_mut_ptr(), exp_nonpositive(_mm512_setzero_ps())) };
+        assert_eq!(one, [1.0; LANES]);
+    }
+}
