@@ -235,3 +235,135 @@ fn outside_the_fused_cases_auto_is_the_gemm_path() {
     // shows that the fused path ran); elsewhere Auto is the GEMM path.
     assert_eq!(differs, fused::available());
 }
+
+/// `fused::project` (the recorder's Fourier sums in f32) against the same sums in f64: both
+/// strides (W_in's columns, W_out's rows), row counts around its groups of six, table widths
+/// up to 32. Each output is a p-term f32 sum: within 2 p u sum_x |w t| (u = 2^-24).
+#[test]
+fn projection_matches_f64_sums() {
+    if !fused::available() {
+        eprintln!("skipped: this CPU has no AVX-512F");
+        return;
+    }
+    let mut rng = 12345u64;
+    let mut next = || {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((rng >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    for &(m, p, k) in &[
+        (1, 3, 2),
+        (7, 5, 4),
+        (13, 23, 22),
+        (64, 33, 32),
+        (37, 11, 17),
+    ] {
+        let w: Vec<f32> = (0..m * p).map(|_| next()).collect();
+        let t: Vec<f32> = (0..p * k).map(|_| next()).collect();
+        for (rs, cs) in [(1, m), (p, 1)] {
+            for (m0, mb) in [(0, m), (m / 2, m - m / 2)] {
+                let mut out = vec![f32::NAN; mb * k];
+                assert!(fused::project(&w, (rs, cs), (m0, mb), (&t, p, k), &mut out));
+                for i in 0..mb {
+                    for c in 0..k {
+                        let terms =
+                            (0..p).map(|x| w[(m0 + i) * rs + x * cs] as f64 * t[x + c * p] as f64);
+                        let exact: f64 = terms.clone().sum();
+                        let bound = 2.0 * p as f64 * f32::EPSILON as f64 / 2.0
+                            * terms.map(f64::abs).sum::<f64>();
+                        let got = out[i * k + c] as f64;
+                        assert!(
+                            (got - exact).abs() <= bound,
+                            "m={m} p={p} k={k} ({rs},{cs}) row {i} col {c}: {got} vs {exact}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Wider than two vectors, or a table of more than 33 rows: not taken.
+    let mut out = vec![0.0; 33];
+    assert!(!fused::project(
+        &[0.0; 33],
+        (1, 1),
+        (0, 1),
+        (&[0.0; 33], 1, 33),
+        &mut out
+    ));
+}
+
+/// `fused::energies` against the sums in k order: sum e_k and sum e_k^2 to f64 reordering
+/// round-off (K terms: 2 K eps relative), the first index of the largest energy exactly (ties
+/// planted), and a NaN row stops it where the scalar code takes over.
+#[test]
+fn energies_match_the_scalar_sums() {
+    if !fused::available() {
+        eprintln!("skipped: this CPU has no AVX-512F");
+        return;
+    }
+    for k in [1usize, 5, 11, 16] {
+        let mut rows: Vec<f32> = (0..4 * 2 * k)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        // Row 1: energies tied at k0 = 0 and the last k (c = 3 at both, s = 0).
+        for v in &mut rows[2 * k..4 * k] {
+            *v = 0.0;
+        }
+        rows[2 * k] = 3.0;
+        rows[2 * k + k - 1] = 3.0;
+        let mut out = vec![fused::Energies::default(); 4];
+        assert_eq!(fused::energies(&rows, k, &mut out), 4);
+        for (r, e) in out.iter().enumerate() {
+            let row = &rows[r * 2 * k..(r + 1) * 2 * k];
+            let en: Vec<f64> = (0..k)
+                .map(|i| (row[i] as f64).powi(2) + (row[k + i] as f64).powi(2))
+                .collect();
+            let (s2, s4): (f64, f64) = (en.iter().sum(), en.iter().map(|e| e * e).sum());
+            let best = (0..k).fold(0, |b, i| if en[i] > en[b] { i } else { b });
+            let tol = 2.0 * k as f64 * f64::EPSILON;
+            assert!(
+                (e.sum - s2).abs() <= tol * s2 && (e.sum_sq - s4).abs() <= tol * s4,
+                "k={k} row {r}"
+            );
+            assert_eq!(e.best, best, "k={k} row {r}");
+        }
+        assert_eq!(out[1].best, 0, "ties go to the first frequency");
+        rows[2 * 2 * k] = f32::NAN;
+        assert_eq!(
+            fused::energies(&rows, k, &mut out),
+            2,
+            "stops at the NaN row"
+        );
+    }
+    assert_eq!(
+        fused::energies(&[0.0; 34], 17, &mut [fused::Energies::default()]),
+        0
+    );
+}
+
+/// The recorder's measures of an f32 network (fused projection and energies) agree with the
+/// same network's in f64 (GEMM, scalar sums) to f32 round-off: the weights are the same
+/// numbers, the sums of 23 products differ by at most 23 u relative to their terms.
+#[test]
+fn probe_measures_in_f32_match_f64() {
+    use modadd::science::grokking::probe::SpectralProbe;
+    let probe = SpectralProbe::new(23);
+    for (m, seed) in [(512, 1u64), (37, 2)] {
+        let net =
+            Network::<f32>::init(23, m, Init::Random { scale: 0.4 }, Tying::Tied, seed).unwrap();
+        let (a, b) = (probe.measures(&net), probe.measures(&net.cast::<f64>()));
+        assert!(
+            (a.ipr - b.ipr).abs() <= 1e-5 * b.ipr,
+            "M={m}: IPR {} vs {}",
+            a.ipr,
+            b.ipr
+        );
+        assert!(
+            (a.mean_abs_sin_d - b.mean_abs_sin_d).abs() <= 1e-4,
+            "M={m}: |sin D| {} vs {}",
+            a.mean_abs_sin_d,
+            b.mean_abs_sin_d
+        );
+    }
+}

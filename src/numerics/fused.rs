@@ -701,6 +701,213 @@ unsafe fn da_block<const J: usize, const RELU: bool>(
     }
 }
 
+/// The most columns [`project`] takes (two vectors).
+pub const PROJECT_MAX_COLS: usize = 2 * LANES;
+
+/// The most rows of the table [`project`] takes.
+pub const PROJECT_MAX_ROWS: usize = 33;
+
+/// Neurons per group of [`project`]'s kernel (12 accumulators of the 32 registers).
+const PROJECT_GROUP: usize = 6;
+
+/// `out[i * k + c] = sum_{x = 0}^{p-1} w[(m0 + i) * rs + x * cs] t[x + c * p]` for the rows
+/// i < `mb` of a strided M x p matrix against a p x k column-major table (k <= 32), in f32:
+/// one FMA chain per output over x = 0, 1, .., p - 1 in order, six rows at a time with the
+/// table's row x in two vectors. False (nothing written) without AVX-512F, for k > 32 or
+/// p > 33; the caller then uses the GEMM. Allocates nothing.
+pub fn project(
+    w: &[f32],
+    (rs, cs): (usize, usize),
+    (m0, mb): (usize, usize),
+    (t, p, k): (&[f32], usize, usize),
+    out: &mut [f32],
+) -> bool {
+    if !available() || k > PROJECT_MAX_COLS || p > PROJECT_MAX_ROWS || p == 0 || mb == 0 {
+        return false;
+    }
+    assert!(
+        t.len() >= p * k && out.len() >= mb * k,
+        "project: short table or output"
+    );
+    assert!(
+        (m0 + mb - 1) * rs + (p - 1) * cs < w.len(),
+        "project: rows outside w"
+    );
+    let mut rows = [0f32; PROJECT_MAX_ROWS * PROJECT_MAX_COLS];
+    for (x, row) in rows.chunks_exact_mut(PROJECT_MAX_COLS).take(p).enumerate() {
+        for (c, v) in row[..k].iter_mut().enumerate() {
+            *v = t[x + c * p];
+        }
+    }
+    let mask = if k > LANES {
+        (1u32 << (k - LANES)) - 1
+    } else {
+        0
+    } as u16;
+    let lo_mask = if k >= LANES {
+        u16::MAX
+    } else {
+        ((1u32 << k) - 1) as u16
+    };
+    let mut i = 0;
+    while i < mb {
+        let n = PROJECT_GROUP.min(mb - i);
+        // SAFETY: AVX-512F is present; rows i..i+n lie in w (asserted for the last row);
+        // the table rows hold 32 numbers each; the stores are masked to k columns of the
+        // rows i..i+n of out (asserted length).
+        unsafe {
+            let args = (rs, cs, p);
+            let (src, dst) = (w.as_ptr().add((m0 + i) * rs), out.as_mut_ptr().add(i * k));
+            if n == PROJECT_GROUP {
+                project_group::<PROJECT_GROUP>(src, args, rows.as_ptr(), (lo_mask, mask), dst, k);
+            } else {
+                for r in 0..n {
+                    let (src, dst) = (src.add(r * rs), dst.add(r * k));
+                    project_group::<1>(src, args, rows.as_ptr(), (lo_mask, mask), dst, k);
+                }
+            }
+        };
+        i += n;
+    }
+    true
+}
+
+/// [`project`] for `N` rows from `w` (row stride rs, column stride cs).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn project_group<const N: usize>(
+    w: *const f32,
+    (rs, cs, p): (usize, usize, usize),
+    rows: *const f32,
+    (lo_mask, hi_mask): (u16, u16),
+    out: *mut f32,
+    k: usize,
+) {
+    // SAFETY: the caller guarantees the bounds.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); 2]; N];
+        for x in 0..p {
+            let t0 = _mm512_loadu_ps(rows.add(x * PROJECT_MAX_COLS));
+            let t1 = _mm512_loadu_ps(rows.add(x * PROJECT_MAX_COLS + LANES));
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let b = _mm512_set1_ps(*w.add(i * rs + x * cs));
+                acc[0] = _mm512_fmadd_ps(b, t0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(b, t1, acc[1]);
+            }
+        }
+        for (i, acc) in acc.iter().enumerate() {
+            _mm512_mask_storeu_ps(out.add(i * k), lo_mask, acc[0]);
+            _mm512_mask_storeu_ps(out.add(i * k + LANES), hi_mask, acc[1]);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn project_group<const N: usize>(
+    _: *const f32,
+    _: (usize, usize, usize),
+    _: *const f32,
+    _: (u16, u16),
+    _: *mut f32,
+    _: usize,
+) {
+    unreachable!("fused kernels need x86-64")
+}
+
+/// The energy sums of one row of Fourier sums, for the progress measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Energies {
+    /// sum_k e_k.
+    pub sum: f64,
+    /// sum_k e_k^2.
+    pub sum_sq: f64,
+    /// The first k (0-based) of largest e_k.
+    pub best: usize,
+}
+
+/// For each row of `rows` (2K numbers: c_1..c_K, then s_1..s_K, K <= 16), with
+/// e_k = c_k^2 + s_k^2 in f64: `Energies { sum e_k, sum e_k^2, first argmax }` into `out`.
+/// Sixteen frequencies in two vectors of f64, the sums by a fixed reduction tree. Returns
+/// the number of rows done: all of them, or 0 without AVX-512F or for K > 16; a row with a
+/// NaN energy stops it early (the caller finishes from that row, where NaN has its scalar
+/// meaning).
+pub fn energies(rows: &[f32], k: usize, out: &mut [Energies]) -> usize {
+    if !available() || k == 0 || k > LANES {
+        return 0;
+    }
+    assert!(
+        rows.len() >= out.len() * 2 * k,
+        "energies: rows shorter than the output"
+    );
+    // SAFETY: AVX-512F is present; every row holds 2k numbers (asserted).
+    unsafe { energies_rows(rows, k, out) }
+}
+
+/// The loop of [`energies`], compiled for AVX-512F so that each row's kernel is inlined.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn energies_rows(rows: &[f32], k: usize, out: &mut [Energies]) -> usize {
+    let mask = if k == LANES {
+        u16::MAX
+    } else {
+        ((1u32 << k) - 1) as u16
+    };
+    for (r, o) in out.iter_mut().enumerate() {
+        // SAFETY: row r holds 2k numbers (asserted by the caller); the loads are masked to
+        // k lanes from its start and from k.
+        match unsafe { energies_row(rows.as_ptr().add(r * 2 * k), k, mask) } {
+            Some(e) => *o = e,
+            None => return r,
+        }
+    }
+    out.len()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn energies_rows(_: &[f32], _: usize, _: &mut [Energies]) -> usize {
+    unreachable!("fused kernels need x86-64")
+}
+
+/// [`energies`] of one row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn energies_row(row: *const f32, k: usize, mask: u16) -> Option<Energies> {
+    // SAFETY: the caller guarantees 2k numbers at `row`.
+    unsafe {
+        let c = _mm512_maskz_loadu_ps(mask, row);
+        let s = _mm512_maskz_loadu_ps(mask, row.add(k));
+        let halves = |v: __m512| {
+            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+            let hi = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_shuffle_f32x4::<0b1110>(v, v)));
+            (lo, hi)
+        };
+        let ((c0, c1), (s0, s1)) = (halves(c), halves(s));
+        let e0 = _mm512_add_pd(_mm512_mul_pd(c0, c0), _mm512_mul_pd(s0, s0));
+        let e1 = _mm512_add_pd(_mm512_mul_pd(c1, c1), _mm512_mul_pd(s1, s1));
+        let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(e0, e1);
+        if nan != 0 {
+            return None;
+        }
+        let sum = _mm512_reduce_add_pd(_mm512_add_pd(e0, e1));
+        let sum_sq =
+            _mm512_reduce_add_pd(_mm512_add_pd(_mm512_mul_pd(e0, e0), _mm512_mul_pd(e1, e1)));
+        let mx = _mm512_set1_pd(_mm512_reduce_max_pd(_mm512_max_pd(e0, e1)));
+        let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(e0, mx) as u32
+            | (_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(e1, mx) as u32) << 8;
+        Some(Energies {
+            sum,
+            sum_sq,
+            best: at.trailing_zeros() as usize,
+        })
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn energies_row(_: *const f32, _: usize, _: u16) -> Option<Energies> {
+    unreachable!("fused kernels need x86-64")
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;

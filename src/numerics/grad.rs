@@ -48,7 +48,7 @@ use crate::numerics::fused;
 use crate::numerics::loss::{argmax, Loss};
 use crate::numerics::network::{sum_sq, Network};
 use crate::numerics::parallel::{block, block_size, Threads};
-use crate::numerics::real::{gemm, Real, Strides};
+use crate::numerics::real::{as_f32, as_f32_mut, gemm, Real, Strides};
 use crate::numerics::task::Pair;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -817,20 +817,6 @@ fn gather_input_grads<T: Real>(net: &Network<T>, ws: &Workspace<T>, grads: &mut 
     if let Some(gy) = grads.w_in_y.as_mut() {
         copy(1, gy.as_mut_slice());
     }
-}
-
-/// `s` as `f32` numbers when `T` is `f32`.
-fn as_f32<T: Real>(s: &[T]) -> Option<&[f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32 (same type id), so the slice's memory holds f32 numbers.
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) })
-}
-
-/// `s` as `f32` numbers when `T` is `f32`.
-fn as_f32_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        // SAFETY: T is f32 (same type id); the unique borrow moves into the result.
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) })
 }
 
 /// Lays out the weights for the fused kernels when they apply to this pass ([`Kernel::Auto`],

@@ -95,6 +95,20 @@ macro_rules! impl_real {
 impl_real!(f32, matrixmultiply::sgemm);
 impl_real!(f64, matrixmultiply::dgemm);
 
+/// `s` as `f32` numbers when `T` is `f32` (for kernels written for f32 only), else `None`.
+pub fn as_f32<T: Real>(s: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (same type id), so the slice's memory holds f32 numbers.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) })
+}
+
+/// `s` as `f32` numbers when `T` is `f32`.
+pub fn as_f32_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32 (same type id); the unique borrow moves into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) })
+}
+
 /// Strided view of a matrix: element (i, j) at `data[i * rs + j * cs]`.
 #[derive(Clone, Copy, Debug)]
 pub struct Strides {

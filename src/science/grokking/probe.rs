@@ -1,8 +1,9 @@
 //! Batched Fourier projections of all neurons, for the per-epoch progress measures.
 
+use crate::numerics::fused;
 use crate::numerics::network::Network;
 use crate::numerics::parallel::{block, Threads};
-use crate::numerics::real::{gemm, Real, Strides};
+use crate::numerics::real::{as_f32, as_f32_mut, gemm, Real, Strides};
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
@@ -73,6 +74,37 @@ impl LayerSums {
     }
 }
 
+/// One neuron's terms of the measures from its energy sums (sum_k e_k and sum_k e_k^2 of
+/// each layer) and its input and output (c, s) at the dominant frequency: the IPRs
+/// sum e^2 / (sum e)^2 (0 for a zero layer) and |sin D| = |sin(2 phi - psi)|.
+fn terms(
+    (s2i, s4i, s2o, s4o): (f64, f64, f64, f64),
+    (c, s): (f64, f64),
+    (co, so_): (f64, f64),
+) -> [f64; 3] {
+    let ipr_in = if s2i > 0.0 { s4i / (s2i * s2i) } else { 0.0 };
+    let ipr_out = if s2o > 0.0 { s4o / (s2o * s2o) } else { 0.0 };
+    // |sin D| without trigonometry: with phi = atan2(-s, c), psi = atan2(-so, co),
+    // sin 2phi = -2 s c / r^2, cos 2phi = (c^2 - s^2) / r^2, cos psi = co / ro,
+    // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro).
+    // A zero vector has phase 0 (atan2(0, 0) = 0).
+    let r2 = c * c + s * s;
+    // sqrt of the sum of squares, not hypot: the sums come from f32 or f64 weights far from
+    // f64's overflow and underflow, and libm's hypot took a fifth of the recording.
+    let ro = (co * co + so_ * so_).sqrt();
+    let (sin2, cos2) = if r2 > 0.0 {
+        (-2.0 * s * c / r2, (c * c - s * s) / r2)
+    } else {
+        (0.0, 1.0)
+    };
+    let (cos_psi, sin_psi) = if ro > 0.0 {
+        (co / ro, -so_ / ro)
+    } else {
+        (1.0, 0.0)
+    };
+    [ipr_in, ipr_out, (sin2 * cos_psi - cos2 * sin_psi).abs()]
+}
+
 impl SpectralProbe {
     /// Tables for modulus p.
     pub fn new(p: usize) -> Self {
@@ -92,7 +124,8 @@ impl SpectralProbe {
     /// The sums of neurons `m0..m0+mb` of one layer (rows of the M x p view `sv` of `data`)
     /// against [cos | sin], as one GEMM in the network's own precision T (f32 runs get f32
     /// SIMD; f64 networks, which the tests compare with the naive DFT, stay in f64), into `out`
-    /// (mb x 2K row-major).
+    /// (mb x 2K row-major). In f32 with 2K <= 32 on an AVX-512 CPU, by
+    /// [`fused::project`] (the same sums, each in x order; no packing).
     fn block_sums<T: Real>(
         &self,
         data: &[T],
@@ -102,6 +135,11 @@ impl SpectralProbe {
         out: &mut [T],
     ) {
         let k2 = 2 * self.k_max;
+        if let (Some(w), Some(t), Some(o)) = (as_f32(data), as_f32(table), as_f32_mut(out)) {
+            if fused::project(w, (sv.rs, sv.cs), (m0, mb), (t, self.p, k2), o) {
+                return;
+            }
+        }
         let rows = Strides { rows: mb, ..sv };
         gemm(
             T::one(),
@@ -138,9 +176,7 @@ impl SpectralProbe {
             self.block_sums(w_in, Strides::col_major(m, p), (m0, mb), table, si);
             self.block_sums(w_out, Strides::col_major(p, m).t(), (m0, mb), table, so);
             if terms {
-                for (i, t) in tm.iter_mut().enumerate() {
-                    *t = self.neuron_terms(&si[i * k2..(i + 1) * k2], &so[i * k2..(i + 1) * k2]);
-                }
+                self.neuron_terms(si, so, tm);
             }
         };
         let threads = Threads::default();
@@ -193,48 +229,57 @@ impl SpectralProbe {
         self.measures_with(net, &mut ProbeBuffers::new())
     }
 
-    /// One neuron's terms of the measures from its input and output sums ([c_1..c_K, s_1..s_K]
-    /// each): the two IPRs (0 for a zero layer) and |sin D| at the dominant frequency. Each
-    /// energy is computed once; the dominant frequency is the first k of largest energy.
-    fn neuron_terms<T: Real>(&self, si: &[T], so: &[T]) -> [f64; 3] {
-        let k_max = self.k_max;
-        let (mut s2i, mut s4i, mut s2o, mut s4o) = (0.0, 0.0, 0.0, 0.0);
-        let (mut best, mut best_e) = (0, -1.0);
-        for k0 in 0..k_max {
-            let (ci, s_i) = (si[k0].f64(), si[k_max + k0].f64());
-            let (co, s_o) = (so[k0].f64(), so[k_max + k0].f64());
-            let ei = ci * ci + s_i * s_i;
-            let eo = co * co + s_o * s_o;
-            s2i += ei;
-            s4i += ei * ei;
-            s2o += eo;
-            s4o += eo * eo;
-            if ei > best_e {
-                best_e = ei;
-                best = k0;
+    /// Each neuron's terms of the measures from its input and output sums (rows of 2K: [c_1..c_K,
+    /// s_1..s_K]): the two IPRs (0 for a zero layer) and |sin D| at the dominant frequency, the
+    /// first k of largest energy e_k = c_k^2 + s_k^2. In f32 on an AVX-512 CPU the energy sums
+    /// come from [`fused::energies`] (sixteen frequencies per vector; its sums by a reduction
+    /// tree), elsewhere, and from a row with a NaN energy on, one neuron at a time in k order.
+    fn neuron_terms<T: Real>(&self, si: &[T], so: &[T], out: &mut [[f64; 3]]) {
+        let (k_max, k2) = (self.k_max, 2 * self.k_max);
+        let at = |v: &[T], m: usize, k: usize| v[m * k2 + k].f64();
+        let finish = |m: usize, sums: (f64, f64, f64, f64), best: usize| {
+            let c = (at(si, m, best), at(si, m, k_max + best));
+            terms(sums, c, (at(so, m, best), at(so, m, k_max + best)))
+        };
+        let mut done = 0;
+        if let (Some(a), Some(b)) = (as_f32(si), as_f32(so)) {
+            const GROUP: usize = 64;
+            let (mut ei, mut eo) = (
+                [fused::Energies::default(); GROUP],
+                [fused::Energies::default(); GROUP],
+            );
+            while done < out.len() {
+                let n = GROUP.min(out.len() - done);
+                let d = fused::energies(&a[done * k2..], k_max, &mut ei[..n]);
+                let d = d.min(fused::energies(&b[done * k2..], k_max, &mut eo[..n]));
+                for (l, (i, o)) in ei.iter().zip(&eo).take(d).enumerate() {
+                    out[done + l] = finish(done + l, (i.sum, i.sum_sq, o.sum, o.sum_sq), i.best);
+                }
+                done += d;
+                if d < n {
+                    break;
+                }
             }
         }
-        let ipr_in = if s2i > 0.0 { s4i / (s2i * s2i) } else { 0.0 };
-        let ipr_out = if s2o > 0.0 { s4o / (s2o * s2o) } else { 0.0 };
-        // |sin D| without trigonometry: with phi = atan2(-s, c), psi = atan2(-so, co),
-        // sin 2phi = -2 s c / r^2, cos 2phi = (c^2 - s^2) / r^2, cos psi = co / ro,
-        // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro).
-        // A zero vector has phase 0 (atan2(0, 0) = 0).
-        let (c, s) = (si[best].f64(), si[k_max + best].f64());
-        let (co, so_) = (so[best].f64(), so[k_max + best].f64());
-        let r2 = c * c + s * s;
-        let ro = co.hypot(so_);
-        let (sin2, cos2) = if r2 > 0.0 {
-            (-2.0 * s * c / r2, (c * c - s * s) / r2)
-        } else {
-            (0.0, 1.0)
-        };
-        let (cos_psi, sin_psi) = if ro > 0.0 {
-            (co / ro, -so_ / ro)
-        } else {
-            (1.0, 0.0)
-        };
-        [ipr_in, ipr_out, (sin2 * cos_psi - cos2 * sin_psi).abs()]
+        for (m, t) in out.iter_mut().enumerate().skip(done) {
+            let (mut s2i, mut s4i, mut s2o, mut s4o) = (0.0, 0.0, 0.0, 0.0);
+            let (mut best, mut best_e) = (0, -1.0);
+            for k0 in 0..k_max {
+                let (ci, s_i) = (at(si, m, k0), at(si, m, k_max + k0));
+                let (co, s_o) = (at(so, m, k0), at(so, m, k_max + k0));
+                let ei = ci * ci + s_i * s_i;
+                let eo = co * co + s_o * s_o;
+                s2i += ei;
+                s4i += ei * ei;
+                s2o += eo;
+                s4o += eo * eo;
+                if ei > best_e {
+                    best_e = ei;
+                    best = k0;
+                }
+            }
+            *t = finish(m, (s2i, s4i, s2o, s4o), best);
+        }
     }
 
     /// The reference pipeline's IPR (average of the `W_in` and `W_out` means) and the mean
