@@ -75,6 +75,8 @@ pub struct Layout {
     pub width_pad: usize,
     /// Rows of the batch.
     pub rows: usize,
+    /// Whether the forward kernel's tables were built (p <= [`MAX_P`]).
+    pub forward: bool,
     /// W_in[m, x] at m * 32 + x, zero for x >= p (the forward kernel's lookup table).
     table: Vec<f32>,
     /// W_out[j, m] at m * J + j, zero for j >= p (broadcast by the forward kernel).
@@ -89,24 +91,49 @@ pub struct Layout {
 
 impl Layout {
     /// Lays out `w_in` (M x p column-major), `w_out` (p x M column-major) and the rows'
-    /// operands. False (and nothing to run) unless 1 <= p <= [`MAX_P`] and every operand is
-    /// below p.
-    pub fn build(&mut self, p: usize, w_in: &[f32], w_out: &[f32], x: &[u32], y: &[u32]) -> bool {
+    /// operands for the backward kernels, and with `forward` (p <= [`MAX_P`] only) the forward
+    /// kernel's tables too. False (and nothing to run) for p = 0, for `forward` with
+    /// p > [`MAX_P`], or an operand not below p.
+    pub fn build(
+        &mut self,
+        p: usize,
+        (w_in, w_out): (&[f32], &[f32]),
+        (x, y): (&[u32], &[u32]),
+        forward: bool,
+    ) -> bool {
         let in_range = |v: &[u32]| v.iter().all(|&o| (o as usize) < p);
-        if p == 0 || p > MAX_P || x.len() != y.len() || !in_range(x) || !in_range(y) {
+        if p == 0 || (forward && p > MAX_P) || x.len() != y.len() || !in_range(x) || !in_range(y) {
             return false;
         }
         let m_w = w_in.len() / p;
         let j_n = lanes_for(p);
         let m_pad = m_w.div_ceil(2 * LANES) * 2 * LANES;
-        if (self.p, self.width) != (p, m_w) {
+        if (self.p, self.width, self.forward) != (p, m_w, forward) {
             // The padding stays zero: only the entries below p and M are written below.
             (self.p, self.width, self.j, self.width_pad) = (p, m_w, j_n, m_pad);
-            refill(&mut self.table, m_w * TABLE);
-            refill(&mut self.w_out_cols, m_w * j_n);
+            self.forward = forward;
+            let f = if forward { 1 } else { 0 };
+            refill(&mut self.table, f * m_w * TABLE);
+            refill(&mut self.w_out_cols, f * m_w * j_n);
             refill(&mut self.w_out_rows, j_n * m_pad);
         }
         self.rows = x.len();
+        self.build_rows(w_out);
+        let rows_pad = x.len().div_ceil(LANES) * LANES;
+        for (dst, src) in [(&mut self.xi, x), (&mut self.yi, y)] {
+            dst.clear();
+            dst.extend(src.iter().map(|&v| v as i32));
+            dst.resize(rows_pad, 0);
+        }
+        if forward {
+            self.build_tables(w_in, w_out);
+        }
+        true
+    }
+
+    /// The forward kernel's tables: W_in by neuron rows of 32, W_out by columns of J.
+    fn build_tables(&mut self, w_in: &[f32], w_out: &[f32]) {
+        let (p, m_w, j_n) = (self.p, self.width, self.j);
         // By blocks of 64 neurons (8 KB of the table), column by column of W_in.
         for m0 in (0..m_w).step_by(64) {
             let m1 = (m0 + 64).min(m_w);
@@ -124,8 +151,13 @@ impl Layout {
         {
             dst[..p].copy_from_slice(col);
         }
-        // By blocks of 64 neurons, so that the block's columns of W_out stay in L1 while the
-        // p rows are written (row by row over all of M re-reads W_out from L2 p times).
+    }
+
+    /// W_out by rows (J x width_pad) for the backward kernels. By blocks of 64 neurons, so
+    /// that the block's columns of W_out stay in L1 while the p rows are written (row by row
+    /// over all of M re-reads W_out from L2 p times).
+    fn build_rows(&mut self, w_out: &[f32]) {
+        let (p, m_w, m_pad) = (self.p, self.width, self.width_pad);
         for m0 in (0..m_w).step_by(64) {
             let cols = &w_out[m0 * p..(m0 + 64).min(m_w) * p];
             for j in 0..p {
@@ -135,13 +167,6 @@ impl Layout {
                 }
             }
         }
-        let rows_pad = x.len().div_ceil(LANES) * LANES;
-        for (dst, src) in [(&mut self.xi, x), (&mut self.yi, y)] {
-            dst.clear();
-            dst.extend(src.iter().map(|&v| v as i32));
-            dst.resize(rows_pad, 0);
-        }
-        true
     }
 }
 
@@ -369,12 +394,25 @@ unsafe fn exp_nonpositive(x: __m512) -> __m512 {
     _mm512_scalef_ps(q, k)
 }
 
+/// Rows per chunk of the backward pass: a chunk's g (at most 512 x J numbers) stays in the
+/// core's L2 cache while every vector of neurons of the block passes over it.
+pub const ROW_CHUNK: usize = 512;
+
+/// The numbers [`backward`]'s `acc` needs for a block of `nb` neurons: p per neuron, by
+/// vectors of 16.
+pub fn acc_len(p: usize, nb: usize) -> usize {
+    nb.div_ceil(LANES) * LANES * p
+}
+
 /// The backward pass of the neurons `m0..m0 + nb` (`m0` a multiple of 32, `m0 + nb <= M`):
 /// `dW_out[:, m0..m0+nb]` into `gout` (p x nb column-major) and the rows `m0..m0 + nb` of
 /// dL/dW_in added into `gin` (the whole M x p column-major matrix, zeroed by the caller).
 ///
 /// `w_in` is W_in (M x p column-major); `g` holds dL/dz of every row, J per row (zero for
-/// j >= p), padded with zero rows to a multiple of 16 rows; `x`, `y` are the rows' operands.
+/// j >= p), padded with zero rows to a multiple of 16 rows. The rows go by chunks of
+/// [`ROW_CHUNK`]; `acc` ([`acc_len`] numbers) keeps the `dW_out` sums between chunks (the
+/// FMA chains continue from it, so chunking does not change them; a run of equal x in the
+/// scatter ends at a chunk's end).
 ///
 /// # Safety
 /// `gin` must point to M x p numbers of which no other thread touches rows `m0..m0 + nb`
@@ -382,10 +420,9 @@ unsafe fn exp_nonpositive(x: __m512) -> __m512 {
 pub unsafe fn backward(
     lay: &Layout,
     act: Act,
-    w_in: &[f32],
-    g: &[f32],
+    (w_in, g): (&[f32], &[f32]),
     (m0, nb): (usize, usize),
-    gout: &mut [f32],
+    (gout, acc): (&mut [f32], &mut [f32]),
     gin: *mut f32,
 ) {
     assert!(available(), "fused kernels need AVX-512F");
@@ -397,38 +434,47 @@ pub unsafe fn backward(
         "fused backward: g shorter than the rows"
     );
     assert!(gout.len() >= p * nb && m0 + nb <= m_w && m0 % (2 * LANES) == 0);
-    let mut tiles = [[0f32; MAX_P * LANES]; 2];
-    let mut mv = m0;
-    while mv < m0 + nb {
-        // Two vectors of neurons at a time (the second one empty past the block).
-        let cols = [mv, mv + LANES].map(|v| {
-            let n = (m0 + nb).saturating_sub(v).min(LANES);
-            Cols {
-                w_in: w_in.as_ptr(),
-                m_w,
-                mv: v.min(m0 + nb),
-                mask: if n == LANES {
-                    u16::MAX
-                } else {
-                    (1u16 << n) - 1
-                },
-            }
-        });
-        // SAFETY: AVX-512F is present (asserted); loads and stores of W_in and dW_in rows
-        // are masked to the lanes inside the block; the operands are < p (checked when the
-        // layout was built); g holds every row's J numbers and zero rows up to a multiple of
-        // 16 (asserted); the row copy of W_out has a multiple of 32 columns; the caller owns
-        // these rows of `gin`.
-        unsafe { dispatch_backward(lay, act, &cols, g, &mut tiles, gin) };
-        for (c, tile) in cols.iter().zip(&tiles) {
-            for k in 0..c.mask.count_ones() as usize {
-                let col = &mut gout[(c.mv - m0 + k) * p..(c.mv - m0 + k + 1) * p];
-                for (j, v) in col.iter_mut().enumerate() {
-                    *v = tile[j * LANES + k];
+    assert!(acc.len() >= acc_len(p, nb), "fused backward: acc too short");
+    acc.fill(0.0);
+    for r0 in (0..rows).step_by(ROW_CHUNK) {
+        let chunk = (r0, ROW_CHUNK.min(rows - r0));
+        let mut mv = m0;
+        while mv < m0 + nb {
+            // Two vectors of neurons at a time (the second one empty past the block).
+            let cols = [mv, mv + LANES].map(|v| {
+                let n = (m0 + nb).saturating_sub(v).min(LANES);
+                Cols {
+                    w_in: w_in.as_ptr(),
+                    m_w,
+                    mv: v.min(m0 + nb),
+                    mask: if n == LANES {
+                        u16::MAX
+                    } else {
+                        (1u16 << n) - 1
+                    },
                 }
+            });
+            // SAFETY: AVX-512F is present (asserted); loads and stores of W_in and dW_in
+            // rows are masked to the lanes inside the block; the operands are < p (checked
+            // when the layout was built); g holds every row's J numbers and zero rows up to a
+            // multiple of 16 (asserted); the row copy of W_out has a multiple of 32 columns;
+            // `acc` holds p x 16 per vector of the block (asserted); the caller owns these
+            // rows of `gin`.
+            unsafe { dispatch_backward(lay, act, (&cols, m0), chunk, g, acc, gin) };
+            mv += 2 * LANES;
+        }
+    }
+    for (v, tile) in acc
+        .chunks_exact(p * LANES)
+        .enumerate()
+        .take(nb.div_ceil(LANES))
+    {
+        for k in 0..LANES.min(nb - v * LANES) {
+            let col = &mut gout[(v * LANES + k) * p..(v * LANES + k + 1) * p];
+            for (j, c) in col.iter_mut().enumerate() {
+                *c = tile[j * LANES + k];
             }
         }
-        mv += 2 * LANES;
     }
 }
 
@@ -466,50 +512,76 @@ unsafe fn dispatch_forward(_: &Layout, _: Act, _: usize, _: &mut [f32; MAX_P * L
     unreachable!("fused kernels need x86-64")
 }
 
-/// Calls the backward kernels of two vectors of neurons for J and the activation.
+/// Calls the backward kernels of two vectors of neurons on the rows of `chunk`: `dW_out` by
+/// blocks of the p outputs (as even as can be, at most 24: the accumulators of one pass over
+/// the rows) continued from `acc`, then dL/da and the scatter.
 #[cfg(target_arch = "x86_64")]
 unsafe fn dispatch_backward(
     lay: &Layout,
     act: Act,
-    cols: &[Cols; 2],
+    (cols, m0): (&[Cols; 2], usize),
+    (r0, rn): (usize, usize),
     g: &[f32],
-    tiles: &mut [[f32; MAX_P * LANES]; 2],
+    acc: &mut [f32],
     gin: *mut f32,
 ) {
-    let (x, y) = (&lay.xi[..lay.rows], &lay.yi[..lay.rows]);
+    let (p, j_n) = (lay.p, lay.j);
+    let (x, y) = (&lay.xi[r0..r0 + rn], &lay.yi[r0..r0 + rn]);
     let w_rows = (lay.w_out_rows[cols[0].mv..].as_ptr(), lay.width_pad);
-    let g = g.as_ptr();
+    let g = g[r0 * j_n..].as_ptr();
+    let blocks = p.div_ceil(MAX_P);
     // SAFETY: forwarded from the caller.
     unsafe {
-        macro_rules! run {
-            ($j:literal, $relu:literal) => {{
-                for (c, tile) in cols.iter().zip(tiles.iter_mut()) {
-                    if c.mask != 0 {
-                        dw_out_block::<$j, $relu>(c, (x, y), g, tile);
-                    }
-                }
-                da_block::<$j, $relu>(cols, (x, y), g, w_rows, gin);
-            }};
+        for c in cols.iter().filter(|c| c.mask != 0) {
+            let tile = acc[(c.mv - m0) * p..].as_mut_ptr();
+            let mut jb = 0;
+            for b in 0..blocks {
+                let jn = p / blocks + usize::from(b < p % blocks);
+                let args = (c, (x, y), (g.add(jb), j_n), tile.add(jb * LANES));
+                dw_out_dispatch(jn, act, args);
+                jb += jn;
+            }
         }
-        match (lay.j, act) {
-            (8, Act::Quad) => run!(8, false),
-            (8, Act::Relu) => run!(8, true),
-            (16, Act::Quad) => run!(16, false),
-            (16, Act::Relu) => run!(16, true),
-            (24, Act::Quad) => run!(24, false),
-            (24, Act::Relu) => run!(24, true),
-            _ => unreachable!("J is 8, 16 or 24"),
+        match act {
+            Act::Quad => da_block::<false>(cols, (x, y), (g, j_n, p), w_rows, gin),
+            Act::Relu => da_block::<true>(cols, (x, y), (g, j_n, p), w_rows, gin),
         }
     }
+}
+
+/// The arguments of [`dw_out_block`].
+#[cfg(target_arch = "x86_64")]
+type DwArgs<'a> = (
+    &'a Cols,
+    (&'a [i32], &'a [i32]),
+    (*const f32, usize),
+    *mut f32,
+);
+
+/// [`dw_out_block`] for `jn` (1..=24) accumulators and the activation.
+#[cfg(target_arch = "x86_64")]
+unsafe fn dw_out_dispatch(jn: usize, act: Act, (c, xy, g, acc): DwArgs<'_>) {
+    macro_rules! by_count {
+        ($($j:literal)*) => {
+            match (jn, act) {
+                $(($j, Act::Quad) => dw_out_block::<$j, false>(c, xy, g, acc),
+                  ($j, Act::Relu) => dw_out_block::<$j, true>(c, xy, g, acc),)*
+                _ => unreachable!("1 to 24 outputs per block"),
+            }
+        };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { by_count!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dispatch_backward(
     _: &Layout,
     _: Act,
-    _: &[Cols; 2],
+    _: (&[Cols; 2], usize),
+    _: (usize, usize),
     _: &[f32],
-    _: &mut [[f32; MAX_P * LANES]; 2],
+    _: &mut [f32],
     _: *mut f32,
 ) {
     unreachable!("fused kernels need x86-64")
@@ -615,43 +687,44 @@ unsafe fn store(c: &Cols, ptr: *mut f32, v: __m512) {
     }
 }
 
-/// dW_out[j, m] for the 16 neurons of `c` into `tile[j * 16 + lane]`: J accumulators, each
-/// taking g[j, r] a[m, r] for the rows in row order.
+/// dW_out[j0 + j, m] for the 16 neurons of `c` and j < J, continued from `acc[j * 16 + lane]`
+/// and stored back there: J accumulators, each taking g[j0 + j, r] a[m, r] for the rows in
+/// row order (`g` points at g[j0] of the first row, rows `stride` apart).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dw_out_block<const J: usize, const RELU: bool>(
     c: &Cols,
     (x, y): (&[i32], &[i32]),
-    g: *const f32,
-    tile: &mut [f32; MAX_P * LANES],
+    (g, stride): (*const f32, usize),
+    out: *mut f32,
 ) {
-    // SAFETY: the caller guarantees g holds J numbers for every row.
+    // SAFETY: the caller guarantees g holds J numbers from j0 for every row and `out` J x 16.
     unsafe {
-        let mut acc = [_mm512_setzero_ps(); J];
+        let mut acc: [__m512; J] = std::array::from_fn(|j| _mm512_loadu_ps(out.add(j * LANES)));
         for (r, (&xr, &yr)) in x.iter().zip(y).enumerate() {
             let a = value::<RELU>(gather(c, xr, yr));
-            let gr = g.add(r * J);
+            let gr = g.add(r * stride);
             for (j, acc) in acc.iter_mut().enumerate() {
                 *acc = _mm512_fmadd_ps(_mm512_set1_ps(*gr.add(j)), a, *acc);
             }
         }
         for (j, acc) in acc.iter().enumerate() {
-            _mm512_storeu_ps(tile.as_mut_ptr().add(j * LANES), *acc);
+            _mm512_storeu_ps(out.add(j * LANES), *acc);
         }
     }
 }
 
-/// dL/da of 8 rows at a time for the 32 neurons of `cs` (sixteen FMA chains over j = 0..J:
+/// dL/da of 8 rows at a time for the 32 neurons of `cs` (sixteen FMA chains over j = 0..p:
 /// two vectors of W_out and eight broadcasts of g per j), times sigma'(h), added into dL/dW_in
 /// at the rows' x and y columns, rows in row order. A run of rows with the same x (the merged
 /// batch's order) sums its x terms in a register, added to dL/dW_in[:, x] when the run ends:
 /// a load-add-store per row on the same address would chain every row through memory.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn da_block<const J: usize, const RELU: bool>(
+unsafe fn da_block<const RELU: bool>(
     cs: &[Cols; 2],
     (x, y): (&[i32], &[i32]),
-    g: *const f32,
+    (g, stride, p): (*const f32, usize, usize),
     (w_rows, m_pad): (*const f32, usize),
     gin: *mut f32,
 ) {
@@ -669,12 +742,12 @@ unsafe fn da_block<const J: usize, const RELU: bool>(
         let mut r = 0;
         while r < x.len() {
             let mut da = [[_mm512_setzero_ps(); ROW_GROUP]; 2];
-            for j in 0..J {
+            for j in 0..p {
                 let w0 = _mm512_loadu_ps(w_rows.add(j * m_pad));
                 let w1 = _mm512_loadu_ps(w_rows.add(j * m_pad + LANES));
                 let [d0, d1] = &mut da;
                 for (k, (d0, d1)) in d0.iter_mut().zip(d1.iter_mut()).enumerate() {
-                    let gk = _mm512_set1_ps(*g.add((r + k) * J + j));
+                    let gk = _mm512_set1_ps(*g.add((r + k) * stride + j));
                     *d0 = _mm512_fmadd_ps(w0, gk, *d0);
                     *d1 = _mm512_fmadd_ps(w1, gk, *d1);
                 }

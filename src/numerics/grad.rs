@@ -139,6 +139,8 @@ pub struct Workspace<T: Real> {
     layout: fused::Layout,
     /// dL/dz for the fused backward kernels: J per row, zero rows up to a multiple of 16.
     g_pad: Vec<f32>,
+    /// The fused backward kernels' `dW_out` sums between row chunks, by neuron block.
+    dw_acc: Vec<f32>,
 }
 
 /// Which implementation computes the passes. Both compute the formulas of the module docs;
@@ -664,7 +666,7 @@ pub fn evaluate<T: Real>(
     let (p, m_w) = (net.p, net.width());
     ws.ensure(m_w, p, CHUNK.min(batch.rows().max(1)), batch.rows(), None);
     let threads = ws.threads.clone();
-    if let Some(fact) = fused_plan(net, act, batch, ws) {
+    if let Some(fact) = fused_plan(net, act, batch, ws, true) {
         threads.install(|| fused_forward(loss, batch, fact, RowWork::Evaluate, ws));
         return totals(ws, batch, loss.normalisation(batch.n));
     }
@@ -717,9 +719,13 @@ pub fn loss_and_grad<T: Real>(
         }
     }
     let threads = ws.threads.clone();
-    if let Some(fact) = fused_plan(net, act, batch, ws) {
+    if let Some(fact) = fused_plan(net, act, batch, ws, false) {
         threads.install(|| {
-            fused_forward(loss, batch, fact, work, ws);
+            if ws.layout.forward {
+                fused_forward(loss, batch, fact, work, ws);
+            } else {
+                gemm_forward_to_g(net, act, loss, batch, work, ws);
+            }
             fused_backward(net, fact, ws, grads);
         });
         return totals(ws, batch, s);
@@ -820,13 +826,16 @@ fn gather_input_grads<T: Real>(net: &Network<T>, ws: &Workspace<T>, grads: &mut 
 }
 
 /// Lays out the weights for the fused kernels when they apply to this pass ([`Kernel::Auto`],
-/// f32, tied, Quad or ReLU, 1 <= p <= [`fused::MAX_P`], AVX-512F, operands below p); the
-/// activation as the kernels name it, or `None` for the GEMM path.
+/// f32, tied, Quad or ReLU, AVX-512F, operands below p): the activation as the kernels name
+/// it, or `None` for the GEMM path. The backward kernels take any p; the forward kernel
+/// p <= [`fused::MAX_P`], which `forward` asks for (evaluate needs it, a gradient pass runs
+/// its forward pass by the GEMM path above that).
 fn fused_plan<T: Real>(
     net: &Network<T>,
     act: Activation,
     batch: &Batch<T>,
     ws: &mut Workspace<T>,
+    forward: bool,
 ) -> Option<fused::Act> {
     let fact = match act {
         Activation::Quad => fused::Act::Quad,
@@ -837,12 +846,43 @@ fn fused_plan<T: Real>(
         return None;
     }
     let (w_in, w_out) = (as_f32(net.w_in.as_slice())?, as_f32(net.w_out.as_slice())?);
-    if !fused::available() || net.p > fused::MAX_P {
+    if !fused::available() || (forward && net.p > fused::MAX_P) {
         return None;
     }
     ws.layout
-        .build(net.p, w_in, w_out, &batch.x, &batch.y)
+        .build(
+            net.p,
+            (w_in, w_out),
+            (&batch.x, &batch.y),
+            net.p <= fused::MAX_P,
+        )
         .then_some(fact)
+}
+
+/// The forward pass of the whole batch by the GEMM path, chunk by chunk, with g copied into
+/// `g_pad` (J per row) for the fused backward kernels.
+fn gemm_forward_to_g<T: Real>(
+    net: &Network<T>,
+    act: Activation,
+    loss: Loss,
+    batch: &Batch<T>,
+    work: RowWork,
+    ws: &mut Workspace<T>,
+) {
+    let (p, j_n, rows) = (net.p, ws.layout.j, batch.rows());
+    ws.g_pad.clear();
+    ws.g_pad
+        .resize(rows.div_ceil(fused::LANES) * fused::LANES * j_n, 0.0);
+    let mut r0 = 0;
+    while r0 < rows {
+        let len = CHUNK.min(rows - r0);
+        forward_chunk(net, act, loss, batch, (r0, len), work, ws);
+        let z = as_f32(&ws.z[..p * len]).expect("f32");
+        for (zr, gr) in z.chunks(p).zip(ws.g_pad[r0 * j_n..].chunks_mut(j_n)) {
+            gr[..p].copy_from_slice(zr);
+        }
+        r0 += len;
+    }
 }
 
 /// The forward pass of the whole batch by the fused kernel, split into row blocks (multiples
@@ -931,38 +971,42 @@ impl SharedRows {
 fn fused_backward<T: Real>(
     net: &Network<T>,
     act: fused::Act,
-    ws: &Workspace<T>,
+    ws: &mut Workspace<T>,
     grads: &mut Grads<T>,
 ) {
     let (p, m_w) = (net.p, net.width());
     let mb = block_size(m_w, ws.threads.count(), 2 * fused::LANES);
+    let acc_total = m_w.div_ceil(mb) * fused::acc_len(p, mb);
+    if ws.dw_acc.len() < acc_total {
+        ws.dw_acc.resize(acc_total, 0.0);
+    }
     let w_in = as_f32(net.w_in.as_slice()).expect("f32");
     let gin = as_f32_mut(grads.w_in.as_mut_slice()).expect("f32");
     gin.fill(0.0);
     let gin = SharedRows(gin.as_mut_ptr());
     let (lay, g) = (&ws.layout, &ws.g_pad[..]);
-    let run = |(b, gout): (usize, &mut [T])| {
+    let acc_block = fused::acc_len(p, mb);
+    let run = |(b, (gout, acc)): (usize, (&mut [T], &mut [f32]))| {
         let (m0, n) = block(m_w, mb, b);
+        let gout = as_f32_mut(gout).expect("f32");
         // SAFETY: block b writes only the rows m0..m0+n of dL/dW_in, disjoint from the others.
-        unsafe {
-            fused::backward(
-                lay,
-                act,
-                w_in,
-                g,
-                (m0, n),
-                as_f32_mut(gout).expect("f32"),
-                gin.get(),
-            )
-        };
+        unsafe { fused::backward(lay, act, (w_in, g), (m0, n), (gout, acc), gin.get()) };
     };
     let gout = grads.w_out.as_mut_slice();
+    let acc = &mut ws.dw_acc[..];
     if ws.threads.parallel() {
-        gout.par_chunks_mut(p * mb).enumerate().for_each(run);
+        gout.par_chunks_mut(p * mb)
+            .zip(acc.par_chunks_mut(acc_block))
+            .enumerate()
+            .for_each(run);
     } else {
-        gout.chunks_mut(p * mb).enumerate().for_each(run);
+        gout.chunks_mut(p * mb)
+            .zip(acc.chunks_mut(acc_block))
+            .enumerate()
+            .for_each(run);
     }
 }
+
 /// Slow per-example reference: loss, accuracy and gradient computed pair by pair in f64 from
 /// the formulas in the module docs, with no merging, chunking or GEMM. Tests hold the fast path
 /// to it.
