@@ -258,7 +258,15 @@ fn projection_matches_f64_sums() {
         for (rs, cs) in [(1, m), (p, 1)] {
             for (m0, mb) in [(0, m), (m / 2, m - m / 2)] {
                 let mut out = vec![f32::NAN; mb * k];
-                assert!(fused::project(&w, (rs, cs), (m0, mb), (&t, p, k), &mut out));
+                let mut rows = Vec::new();
+                fused::project_table(&t, p, k, &mut rows);
+                assert!(fused::project(
+                    &w,
+                    (rs, cs),
+                    (m0, mb),
+                    (&rows, p, k),
+                    &mut out
+                ));
                 for i in 0..mb {
                     for c in 0..k {
                         let terms =

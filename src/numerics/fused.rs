@@ -783,35 +783,42 @@ pub const PROJECT_MAX_ROWS: usize = 33;
 /// Neurons per group of [`project`]'s kernel (12 accumulators of the 32 registers).
 const PROJECT_GROUP: usize = 6;
 
+/// The table of [`project`]: a p x k column-major table `t` (k <= 32) laid out by rows of 32
+/// (row x at `x * 32`, zero past k), into `rows` (its allocation reused).
+pub fn project_table(t: &[f32], p: usize, k: usize, rows: &mut Vec<f32>) {
+    rows.clear();
+    rows.resize(p * PROJECT_MAX_COLS, 0.0);
+    for (x, row) in rows.chunks_exact_mut(PROJECT_MAX_COLS).enumerate() {
+        for (c, v) in row[..k.min(PROJECT_MAX_COLS)].iter_mut().enumerate() {
+            *v = t[x + c * p];
+        }
+    }
+}
+
 /// `out[i * k + c] = sum_{x = 0}^{p-1} w[(m0 + i) * rs + x * cs] t[x + c * p]` for the rows
-/// i < `mb` of a strided M x p matrix against a p x k column-major table (k <= 32), in f32:
-/// one FMA chain per output over x = 0, 1, .., p - 1 in order, six rows at a time with the
-/// table's row x in two vectors. False (nothing written) without AVX-512F, for k > 32 or
-/// p > 33; the caller then uses the GEMM. Allocates nothing.
+/// i < `mb` of a strided M x p matrix against a p x k table (k <= 32, given by rows as
+/// [`project_table`] lays it out), in f32: one FMA chain per output over x = 0, 1, .., p - 1
+/// in order, six rows at a time with the table's row x in two vectors. False (nothing
+/// written) without AVX-512F, for k > 32 or p > 33; the caller then uses the GEMM.
+/// Allocates nothing.
 pub fn project(
     w: &[f32],
     (rs, cs): (usize, usize),
     (m0, mb): (usize, usize),
-    (t, p, k): (&[f32], usize, usize),
+    (rows, p, k): (&[f32], usize, usize),
     out: &mut [f32],
 ) -> bool {
     if !available() || k > PROJECT_MAX_COLS || p > PROJECT_MAX_ROWS || p == 0 || mb == 0 {
         return false;
     }
     assert!(
-        t.len() >= p * k && out.len() >= mb * k,
+        rows.len() >= p * PROJECT_MAX_COLS && out.len() >= mb * k,
         "project: short table or output"
     );
     assert!(
         (m0 + mb - 1) * rs + (p - 1) * cs < w.len(),
         "project: rows outside w"
     );
-    let mut rows = [0f32; PROJECT_MAX_ROWS * PROJECT_MAX_COLS];
-    for (x, row) in rows.chunks_exact_mut(PROJECT_MAX_COLS).take(p).enumerate() {
-        for (c, v) in row[..k].iter_mut().enumerate() {
-            *v = t[x + c * p];
-        }
-    }
     let mask = if k > LANES {
         (1u32 << (k - LANES)) - 1
     } else {

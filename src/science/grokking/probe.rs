@@ -51,6 +51,8 @@ pub struct ProbeBuffers<T: Real> {
     sums_out: Vec<T>,
     /// Per neuron: the input IPR, the output IPR and |sin D| (0 for an IPR of a zero layer).
     terms: Vec<[f64; 3]>,
+    /// The table by rows of 32 for [`fused::project`] (f32 networks).
+    rows32: Vec<f32>,
 }
 
 impl<T: Real> ProbeBuffers<T> {
@@ -124,19 +126,19 @@ impl SpectralProbe {
     /// The sums of neurons `m0..m0+mb` of one layer (rows of the M x p view `sv` of `data`)
     /// against [cos | sin], as one GEMM in the network's own precision T (f32 runs get f32
     /// SIMD; f64 networks, which the tests compare with the naive DFT, stay in f64), into `out`
-    /// (mb x 2K row-major). In f32 with 2K <= 32 on an AVX-512 CPU, by
-    /// [`fused::project`] (the same sums, each in x order; no packing).
+    /// (mb x 2K row-major). In f32 with 2K <= 32 on an AVX-512 CPU, by [`fused::project`]
+    /// with the table by rows of 32 in `rows32` (the same sums, each in x order; no packing).
     fn block_sums<T: Real>(
         &self,
         data: &[T],
         sv: Strides,
         (m0, mb): (usize, usize),
-        table: &[T],
+        (table, rows32): (&[T], &[f32]),
         out: &mut [T],
     ) {
         let k2 = 2 * self.k_max;
-        if let (Some(w), Some(t), Some(o)) = (as_f32(data), as_f32(table), as_f32_mut(out)) {
-            if fused::project(w, (sv.rs, sv.cs), (m0, mb), (t, self.p, k2), o) {
+        if let (Some(w), Some(o)) = (as_f32(data), as_f32_mut(out)) {
+            if fused::project(w, (sv.rs, sv.cs), (m0, mb), (rows32, self.p, k2), o) {
                 return;
             }
         }
@@ -165,11 +167,14 @@ impl SpectralProbe {
                 .chain(&self.sin)
                 .map(|&v| T::of(v))
                 .collect();
+            if let Some(t) = as_f32(&buf.table) {
+                fused::project_table(t, p, k2, &mut buf.rows32);
+            }
         }
         buf.sums_in.resize(m * k2, T::zero());
         buf.sums_out.resize(m * k2, T::zero());
         buf.terms.resize(m, [0.0; 3]);
-        let table = &buf.table[..];
+        let table = (&buf.table[..], &buf.rows32[..]);
         let (w_in, w_out) = (net.w_in.as_slice(), net.w_out.as_slice());
         let run = |(b, ((si, so), tm)): (usize, ProbeBlock<'_, T>)| {
             let (m0, mb) = block(m, PROBE_BLOCK, b);
