@@ -30,6 +30,37 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+/// `wide!(body(args..))` runs `body` (an `#[inline(always)]` function) compiled for
+/// AVX-512F where the CPU has it ([`available`]), else as compiled for the baseline (SSE2):
+/// the crate is built for any x86-64, so its plain loops vectorise 4 f32 wide; inside a
+/// `#[target_feature]` function they vectorise 16 wide. Each element sees the same operations
+/// (Rust does not fuse a multiply and an add on its own), so both give the same bits.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __wide {
+    ($f:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            if $crate::numerics::fused::available() {
+                // SAFETY: the CPU has AVX-512F (tested).
+                unsafe { avx512(|| $f($($arg),*)) }
+            } else {
+                $f($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $f($($arg),*)
+        }
+    }};
+}
+pub use __wide as wide;
+
 /// The largest p the fused kernels take: 24 accumulators and their operands fill the 32 vector
 /// registers of AVX-512.
 pub const MAX_P: usize = 24;

@@ -156,8 +156,14 @@ impl<T: Real> Network<T> {
 /// sum_i v_i^2 in f64: element i goes into partial sum i mod 8, the eight combined as
 /// ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). A fixed order (the same bits on every
 /// thread count and backend call), with eight independent chains the CPU can overlap and
-/// vectorise: one chain in element order waits on every previous addition.
+/// vectorise: one chain in element order waits on every previous addition. Compiled for
+/// AVX-512F too ([`crate::numerics::fused::wide`]), with the same bits.
 pub(crate) fn sum_sq<T: Real>(v: &[T]) -> f64 {
+    crate::numerics::fused::wide!(sum_sq_body(v))
+}
+
+#[inline(always)]
+fn sum_sq_body<T: Real>(v: &[T]) -> f64 {
     let mut s = [0.0f64; 8];
     let mut blocks = v.chunks_exact(8);
     for b in &mut blocks {
