@@ -280,18 +280,29 @@ impl StreamTable {
     /// Pushes buffered rows to the file and makes them durable (`fsync`); returns the table's
     /// mark (what a checkpoint records).
     pub fn sync(&mut self) -> Result<TableMark> {
+        self.flush_mark()?.sync()
+    }
+
+    /// Pushes buffered rows to the file (not yet durable) and returns the table's mark with a
+    /// handle that makes them durable later, from any thread ([`PendingSync::sync`]), while
+    /// rows go on being appended: a checkpoint written in the background.
+    pub fn flush_mark(&mut self) -> Result<PendingSync> {
         self.w.flush().map_err(|e| Error::io(&self.partial, e))?;
         let f = self.w.get_ref().get_ref();
-        f.sync_data().map_err(|e| Error::io(&self.partial, e))?;
         let bytes = f.metadata().map_err(|e| Error::io(&self.partial, e))?.len();
-        Ok(TableMark {
-            file: self
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            bytes,
-            rows: self.rows,
+        let file = f.try_clone().map_err(|e| Error::io(&self.partial, e))?;
+        Ok(PendingSync {
+            mark: TableMark {
+                file: self
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes,
+                rows: self.rows,
+            },
+            file,
+            path: self.partial.clone(),
         })
     }
 
@@ -312,6 +323,25 @@ impl StreamTable {
             sync_dir(dir)?;
         }
         Ok(rows)
+    }
+}
+
+/// A table's mark whose bytes are written but not yet durable ([`StreamTable::flush_mark`]).
+#[derive(Debug)]
+pub struct PendingSync {
+    mark: TableMark,
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl PendingSync {
+    /// Makes the table durable up to (at least) its mark (`fsync` of the file, whose later
+    /// rows may be included) and returns the mark.
+    pub fn sync(self) -> Result<TableMark> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.mark)
     }
 }
 

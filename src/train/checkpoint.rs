@@ -115,12 +115,23 @@ impl CheckpointState {
     }
 }
 
-impl<T: Real, B: Backend<T>> Trainer<T, B> {
-    /// Writes a checkpoint of the current state to `dir`, with the marks of the run's tables,
-    /// which must have been synced already (module docs).
-    pub fn write_checkpoint(&self, dir: &Path, tables: &[TableMark]) -> Result<()> {
-        let net = self.backend.network();
-        let opt = self.backend.optimizer();
+/// A copy of what a checkpoint holds (weights, optimiser state, the epoch), taken between two
+/// epochs so that it can be written while the run goes on ([`Snapshot::write`]).
+#[derive(Clone, Debug)]
+pub struct Snapshot<T: Real> {
+    net: Network<T>,
+    opt: Optimizer<T>,
+    /// Updates taken (the checkpoint follows epoch `updates - 1`).
+    updates: usize,
+    precision: Precision,
+    optimizer: String,
+}
+
+impl<T: Real> Snapshot<T> {
+    /// Writes the checkpoint to `dir` (a temporary folder renamed into place), with the marks
+    /// of the run's tables, which must have been synced already (module docs).
+    pub fn write(&self, dir: &Path, tables: &[TableMark]) -> Result<()> {
+        let (net, opt) = (&self.net, &self.opt);
         atomic_dir(dir, |tmp| {
             let mut names = vec!["W_in.npy".to_string(), "W_out.npy".to_string()];
             write_npy_matrix(&tmp.join("W_in.npy"), &net.w_in)?;
@@ -130,7 +141,7 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
                 names.push("W_in_y.npy".into());
             }
             let mut t = 0;
-            if let Optimizer::Adamw(a) = &opt {
+            if let Optimizer::Adamw(a) = opt {
                 t = a.t;
                 for (k, (m, v)) in a.m.iter().zip(&a.v).enumerate() {
                     for (name, x) in [
@@ -151,10 +162,10 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let state = CheckpointState {
-                epoch: self.epoch - 1,
-                updates: self.epoch,
-                precision: self.config.precision,
-                optimizer: self.config.optimizer.name().into(),
+                epoch: self.updates - 1,
+                updates: self.updates,
+                precision: self.precision,
+                optimizer: self.optimizer.clone(),
                 adam_t: t,
                 files: Some(files),
                 tables: Some(tables.to_vec()),
@@ -162,6 +173,25 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
             let json = serde_json::to_string_pretty(&state).expect("state serialises");
             atomic_write(&tmp.join("state.json"), |w| w.write_all(json.as_bytes()))
         })
+    }
+}
+
+impl<T: Real, B: Backend<T>> Trainer<T, B> {
+    /// A copy of the current state for a checkpoint (after at least one epoch).
+    pub fn snapshot(&self) -> Snapshot<T> {
+        Snapshot {
+            net: self.backend.network(),
+            opt: self.backend.optimizer(),
+            updates: self.epoch,
+            precision: self.config.precision,
+            optimizer: self.config.optimizer.name().into(),
+        }
+    }
+
+    /// Writes a checkpoint of the current state to `dir`, with the marks of the run's tables,
+    /// which must have been synced already (module docs).
+    pub fn write_checkpoint(&self, dir: &Path, tables: &[TableMark]) -> Result<()> {
+        self.snapshot().write(dir, tables)
     }
 
     /// Restores weights and optimiser state from a checkpoint folder after checking them

@@ -11,7 +11,8 @@
 //!
 //! # Surviving a kill
 //! At a checkpoint the driver first makes the log and the observer's tables durable, then
-//! writes the checkpoint (whole, under a temporary name, with the tables' marks); at the end it
+//! writes the checkpoint (whole, under a temporary name, with the tables' marks), both on a
+//! thread of their own while the epochs go on (`CheckpointWriter`); at the end it
 //! writes `manifest.csv` last, so a folder with `manifest.csv` is a finished run. [`resume`]
 //! continues a run killed at any point from the newest checkpoint its tables hold
 //! ([`crate::train::recovery`]) and ends with the files of the run that was never killed.
@@ -22,12 +23,13 @@ use crate::formats::atomic::{atomic_dir, atomic_write, remove_stale_temps};
 use crate::formats::killpoint::kill_point;
 use crate::formats::manifest::Manifest;
 use crate::formats::pairs::{read_pairs_csv, write_pairs_csv};
-use crate::formats::stream::{Keep, StreamTable, TableMark};
+use crate::formats::stream::{Keep, PendingSync, StreamTable};
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::network::Network;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
+use crate::train::checkpoint::Snapshot;
 use crate::train::config::{BackendKind, Precision, TrainConfig};
 use crate::train::record::{parse_log, EpochRecord, LOG_HEADER};
 use crate::train::recovery::{choose_resume_point, ResumePoint};
@@ -100,10 +102,11 @@ impl RunStart<'_> {
 pub trait Observer {
     /// Called after epoch `r`'s measurements and before its update.
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, r: &EpochRecord, backend: &B) -> Result<()>;
-    /// Makes what was recorded so far durable (called at every checkpoint, before the
-    /// checkpoint is written) and returns the marks of the observer's streamed tables
-    /// ([`StreamTable::sync`]), which the checkpoint records.
-    fn flush(&mut self) -> Result<Vec<TableMark>>;
+    /// Pushes what was recorded so far to its files (called at every checkpoint) and returns
+    /// the marks of the observer's streamed tables with the handles that make them durable
+    /// ([`StreamTable::flush_mark`]): the checkpoint's writer syncs them, then records the
+    /// marks.
+    fn flush(&mut self) -> Result<Vec<PendingSync>>;
     /// Finishes the observer's files from the whole log and lists them in `manifest`.
     fn finish(self, log: &[EpochRecord], manifest: &mut Manifest) -> Result<()>;
 }
@@ -116,7 +119,7 @@ impl Observer for NoObserver {
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, _: &EpochRecord, _: &B) -> Result<()> {
         Ok(())
     }
-    fn flush(&mut self) -> Result<Vec<TableMark>> {
+    fn flush(&mut self) -> Result<Vec<PendingSync>> {
         Ok(Vec::new())
     }
     fn finish(self, _: &[EpochRecord], _: &mut Manifest) -> Result<()> {
@@ -313,6 +316,62 @@ fn open_run<T: Real, B: Backend<T>>(
     Ok((log, records))
 }
 
+/// Writes checkpoints on a thread of its own while the epochs go on, one at a time.
+///
+/// At a checkpoint the driver pushes the tables' rows to their files and hands their marks,
+/// the handles that make them durable and a [`Snapshot`] of the state to [`Self::submit`],
+/// then goes on training. The thread makes the tables durable (`fsync`), passes
+/// `checkpoint.tables`, writes the checkpoint (whole, under a temporary name) and passes
+/// `checkpoint.done`: the same order as before on disk, so a checkpoint is never newer than
+/// what the tables hold. The next checkpoint, the end of the run and an error each wait for
+/// the one in flight.
+#[derive(Default)]
+struct CheckpointWriter {
+    in_flight: Option<(PathBuf, std::thread::JoinHandle<Result<()>>)>,
+}
+
+impl CheckpointWriter {
+    /// Waits for the checkpoint in flight, if any, and returns its result.
+    fn wait(&mut self) -> Result<()> {
+        match self.in_flight.take() {
+            Some((dir, h)) => h.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &dir,
+                    std::io::Error::other("the checkpoint writer stopped with a panic"),
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the checkpoint in flight, then starts writing `snap` to `dir` with the
+    /// marks of `tables` (made durable first).
+    fn submit<T: Real>(
+        &mut self,
+        dir: PathBuf,
+        tables: Vec<PendingSync>,
+        snap: Snapshot<T>,
+    ) -> Result<()> {
+        self.wait()?;
+        let at = dir.clone();
+        let h = std::thread::Builder::new()
+            .name("modadd-checkpoint".into())
+            .spawn(move || {
+                let marks = tables
+                    .into_iter()
+                    .map(PendingSync::sync)
+                    .collect::<Result<Vec<_>>>()?;
+                kill_point("checkpoint.tables");
+                snap.write(&dir, &marks)?;
+                kill_point("checkpoint.done");
+                Ok(())
+            })
+            .map_err(|e| Error::io(&at, e))?;
+        self.in_flight = Some((at, h));
+        Ok(())
+    }
+}
+
 /// Progress output: a bar on a terminal, or a plain line every tenth of the run.
 struct Reporter {
     mode: Progress,
@@ -428,6 +487,7 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
     let total = cfg.epochs;
     let reporter = Reporter::new(opts, total, t.epoch);
     let mut diverged = None;
+    let mut writer = CheckpointWriter::default();
     while t.epoch < total {
         kill_point("epoch");
         match t.next_epoch_with(|r, b| observer.on_epoch(r, b)) {
@@ -435,13 +495,10 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
                 log.write(&r.fields())?;
                 records.push(r);
                 if cfg.checkpoint_every > 0 && r.epoch % cfg.checkpoint_every == 0 {
-                    // Tables first: a checkpoint is never newer than what they hold.
-                    let mut marks = vec![log.sync()?];
-                    marks.extend(observer.flush()?);
-                    kill_point("checkpoint.tables");
+                    let mut tables = vec![log.flush_mark()?];
+                    tables.extend(observer.flush()?);
                     let dir = out.join(format!("checkpoints/epoch_{:06}", r.epoch));
-                    t.write_checkpoint(&dir, &marks)?;
-                    kill_point("checkpoint.done");
+                    writer.submit(dir, tables, t.snapshot())?;
                 }
                 reporter.epoch(&r, t.epoch);
                 if t.finished() {
@@ -457,9 +514,15 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
                 diverged = Some(e);
                 break;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Leave no checkpoint half-way; the run's own error is the one to report.
+                let _ = writer.wait();
+                return Err(e);
+            }
         }
     }
+    // The checkpoint in flight is finished (or its error known) before the run's end files.
+    writer.wait()?;
     reporter.finish();
     let plateau_stopped = diverged.is_none() && t.epoch < total;
     let diverged_at = match &diverged {

@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::formats::atomic::atomic_dir;
 use crate::formats::manifest::Manifest;
-use crate::formats::stream::{StreamTable, TableMark};
+use crate::formats::stream::{PendingSync, StreamTable};
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::activation::Activation;
@@ -226,8 +226,8 @@ impl Observer for Recorder {
 
     /// Makes the rows written so far durable (called at checkpoints) and returns the tables'
     /// marks.
-    fn flush(&mut self) -> Result<Vec<TableMark>> {
-        Ok(vec![self.progress.sync()?, self.grids.sync()?])
+    fn flush(&mut self) -> Result<Vec<PendingSync>> {
+        Ok(vec![self.progress.flush_mark()?, self.grids.flush_mark()?])
     }
 
     /// Finishes the tables and writes `pair_classes.csv` and `stages.csv` from the full log.
