@@ -88,23 +88,21 @@ fn terms(
     let ipr_out = if s2o > 0.0 { s4o / (s2o * s2o) } else { 0.0 };
     // |sin D| without trigonometry: with phi = atan2(-s, c), psi = atan2(-so, co),
     // sin 2phi = -2 s c / r^2, cos 2phi = (c^2 - s^2) / r^2, cos psi = co / ro,
-    // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro).
-    // A zero vector has phase 0 (atan2(0, 0) = 0).
+    // sin psi = -so / ro, so sin(2 phi - psi) = ((c^2 - s^2) so - 2 s c co) / (r^2 ro): one
+    // division instead of four. A zero vector has phase 0 (atan2(0, 0) = 0): for r = 0,
+    // sin 2phi = 0 and cos 2phi = 1, leaving |sin psi| = |so| / ro; for ro = 0, cos psi = 1
+    // and sin psi = 0, leaving |sin 2phi| = |2 s c| / r^2.
     let r2 = c * c + s * s;
     // sqrt of the sum of squares, not hypot: the sums come from f32 or f64 weights far from
     // f64's overflow and underflow, and libm's hypot took a fifth of the recording.
     let ro = (co * co + so_ * so_).sqrt();
-    let (sin2, cos2) = if r2 > 0.0 {
-        (-2.0 * s * c / r2, (c * c - s * s) / r2)
-    } else {
-        (0.0, 1.0)
+    let sin_d = match (r2 > 0.0, ro > 0.0) {
+        (true, true) => ((c * c - s * s) * so_ - 2.0 * s * c * co).abs() / (r2 * ro),
+        (false, true) => so_.abs() / ro,
+        (true, false) => (2.0 * s * c).abs() / r2,
+        (false, false) => 0.0,
     };
-    let (cos_psi, sin_psi) = if ro > 0.0 {
-        (co / ro, -so_ / ro)
-    } else {
-        (1.0, 0.0)
-    };
-    [ipr_in, ipr_out, (sin2 * cos_psi - cos2 * sin_psi).abs()]
+    [ipr_in, ipr_out, sin_d]
 }
 
 impl SpectralProbe {
