@@ -145,3 +145,46 @@ fn verify_quick_passes_and_writes_its_table() {
         assert!(csv.contains(claim), "{claim} missing");
     }
 }
+
+/// A quick check too short for the grokking run to cross a stage (`--epochs 2` at p = 23, the
+/// smallest p with a grokking run): no `stages/` is written, and `reproduce` still finishes,
+/// draws every other figure and says in the index which row had no data (it used to stop with
+/// an I/O error on the missing folder).
+#[test]
+fn a_run_too_short_for_the_stages_still_draws_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("short");
+    let o = Command::cargo_bin("modadd")
+        .unwrap()
+        .args([
+            "reproduce",
+            "--p",
+            "23",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let base = out.join("p_023");
+    assert!(!base.join("train/grokking/stages").exists());
+    let index = std::fs::read_to_string(base.join("figures/index.html")).unwrap();
+    assert!(
+        index.contains("<code>train/grokking/stages</code>: not written by this run"),
+        "the index names the row without data"
+    );
+    let rows = std::fs::read_to_string(base.join("figures.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let svgs = std::fs::read_dir(base.join("figures"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "svg"))
+        .count();
+    assert_eq!(svgs, rows - 1, "every row but the stages one is drawn");
+}

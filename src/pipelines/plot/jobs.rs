@@ -150,6 +150,15 @@ pub(super) fn modulus_jobs(base: &Path, p: Option<usize>) -> Result<Jobs> {
     let mut jobs: Vec<Job> = vec![];
     let mut skipped = vec![];
     for (figure, rel, _) in rows {
+        if !base.join(&rel).exists() {
+            // A row whose data the run did not record (a grokking run too short to cross a
+            // stage has no `stages/`): nothing to draw, said in the index.
+            skipped.push((
+                rel.clone(),
+                "not written by this run: no data to draw".into(),
+            ));
+            continue;
+        }
         match figure_for_row(base, &figure, &rel, p) {
             Some(draw) => {
                 let mut stem = stem_of(&rel);
