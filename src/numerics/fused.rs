@@ -272,7 +272,7 @@ pub struct CeRows<'a> {
 /// correct = (first index of the largest z_j) == c
 /// ```
 /// The operations of [`Loss::pair_loss_and_grad`](crate::numerics::loss::Loss) in the same
-/// order, except exp: a degree-7 polynomial after reduction by ln 2 ([`exp_nonpositive`],
+/// order, except exp: a degree-7 polynomial after reduction by ln 2 (`exp_nonpositive`,
 /// within 2 ulp of the exact value) in place of libm's `expf`. A vector with a non-finite
 /// logit goes through `pair_loss_and_grad` itself (NaN losses and gradients, no argmax).
 pub fn forward_ce(lay: &Layout, act: Act, v0: usize, out: CeRows<'_>) {
@@ -720,7 +720,7 @@ unsafe fn store(c: &Cols, ptr: *mut f32, v: __m512) {
 
 /// dW_out[j0 + j, m] for the 16 neurons of `c` and j < J, continued from `acc[j * 16 + lane]`
 /// and stored back there: J accumulators, each taking g[j0 + j, r] a[m, r] for the rows in
-/// row order (`g` points at g[j0] of the first row, rows `stride` apart).
+/// row order (`g` points at `g[j0]` of the first row, rows `stride` apart).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dw_out_block<const J: usize, const RELU: bool>(
