@@ -344,6 +344,13 @@ impl CheckpointWriter {
         }
     }
 
+    /// Waits for the checkpoint in flight and returns `e`: the run's own error is the one to
+    /// report, and no checkpoint is left half-way.
+    fn wait_then(&mut self, e: Error) -> Error {
+        let _ = self.wait();
+        e
+    }
+
     /// Waits for the checkpoint in flight, then starts writing `snap` to `dir` with the
     /// marks of `tables` (made durable first).
     fn submit<T: Real>(
@@ -514,11 +521,7 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
                 diverged = Some(e);
                 break;
             }
-            Err(e) => {
-                // Leave no checkpoint half-way; the run's own error is the one to report.
-                let _ = writer.wait();
-                return Err(e);
-            }
+            Err(e) => return Err(writer.wait_then(e)),
         }
     }
     // The checkpoint in flight is finished (or its error known) before the run's end files.
