@@ -148,8 +148,9 @@ fn verify_quick_passes_and_writes_its_table() {
 
 /// A quick check too short for the grokking run to cross a stage (`--epochs 2` at p = 23, the
 /// smallest p with a grokking run): no `stages/` is written, and `reproduce` still finishes,
-/// draws every other figure and says in the index which row had no data (it used to stop with
-/// an I/O error on the missing folder).
+/// draws every other figure and says in the index why the stage-weights row has none (it used
+/// to stop with an I/O error on the missing folder; a missing file of any other row still is
+/// one, `tests/plot.rs`).
 #[test]
 fn a_run_too_short_for_the_stages_still_draws_the_rest() {
     let d = tempfile::tempdir().unwrap();
@@ -173,7 +174,7 @@ fn a_run_too_short_for_the_stages_still_draws_the_rest() {
     assert!(!base.join("train/grokking/stages").exists());
     let index = std::fs::read_to_string(base.join("figures/index.html")).unwrap();
     assert!(
-        index.contains("<code>train/grokking/stages</code>: not written by this run"),
+        index.contains("<code>train/grokking/stages</code>: no stage boundary was reached"),
         "the index names the row without data"
     );
     let rows = std::fs::read_to_string(base.join("figures.csv"))

@@ -144,19 +144,21 @@ pub(super) type Skipped = Vec<(String, String)>;
 /// The jobs of a folder and the rows of its `figures.csv` left undrawn.
 pub(super) type Jobs = (Vec<Job>, Skipped);
 
+/// The `figures.csv` row of the weights decoded at the stage boundaries.
+const STAGE_WEIGHTS: &str = "decoded weights at stage boundaries";
+
 /// The jobs of a `p_PPP` folder: one per row of its `figures.csv`.
 pub(super) fn modulus_jobs(base: &Path, p: Option<usize>) -> Result<Jobs> {
     let rows = read::figures_index(&base.join("figures.csv"))?;
     let mut jobs: Vec<Job> = vec![];
     let mut skipped = vec![];
     for (figure, rel, _) in rows {
-        if !base.join(&rel).exists() {
-            // A row whose data the run did not record (a grokking run too short to cross a
-            // stage has no `stages/`): nothing to draw, said in the index.
-            skipped.push((
-                rel.clone(),
-                "not written by this run: no data to draw".into(),
-            ));
+        if figure == STAGE_WEIGHTS && !base.join(&rel).exists() {
+            // A grokking run too short to reach a stage boundary saves no weights there (no
+            // `stages/`): nothing to draw, said in the index. Any other missing file is an
+            // error naming it (the folder is incomplete).
+            let why = "no stage boundary was reached: no weights to decode";
+            skipped.push((rel.clone(), why.into()));
             continue;
         }
         match figure_for_row(base, &figure, &rel, p) {
