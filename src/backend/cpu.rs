@@ -7,7 +7,7 @@ use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
 use crate::numerics::grad::{evaluate, loss_and_grad, Eval, Grads, Workspace};
 use crate::numerics::loss::Loss;
-use crate::numerics::network::{sum_sq_pair, Network};
+use crate::numerics::network::{sum_sq, Network};
 use crate::numerics::optim::Optimizer;
 use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
@@ -184,7 +184,7 @@ impl<T: Real> CpuBackend<T> {
     /// order), the tensors' sums on the backend's threads.
     fn norms(&self) -> (f64, f64) {
         let (g, w) = (&self.grads, &self.net);
-        // (gradient, weight) pairs of the same shape, each pair's two sums interleaved.
+        // (gradient, weight) pairs of the same shape, one task per pair.
         let pairs: [Option<TensorPair<'_, T>>; 3] = [
             Some((g.w_in.as_slice(), w.w_in.as_slice())),
             Some((g.w_out.as_slice(), w.w_out.as_slice())),
@@ -196,7 +196,7 @@ impl<T: Real> CpuBackend<T> {
         let mut sums = [(0.0f64, 0.0f64); 3];
         let run = |(s, t): (&mut (f64, f64), &Option<TensorPair<'_, T>>)| {
             if let Some((a, b)) = t {
-                *s = sum_sq_pair(a, b);
+                *s = (sum_sq(a), sum_sq(b));
             }
         };
         if self.threads.parallel() {

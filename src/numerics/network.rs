@@ -177,11 +177,6 @@ fn sum_sq_body<T: Real>(v: &[T]) -> f64 {
     ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
-/// `(sum_sq(a), sum_sq(b))`.
-pub(crate) fn sum_sq_pair<T: Real>(a: &[T], b: &[T]) -> (f64, f64) {
-    (sum_sq(a), sum_sq(b))
-}
-
 impl crate::names::Named for Tying {
     const KIND: &'static str = "model";
 }

@@ -188,12 +188,6 @@ impl<T: Real, B: Backend<T>> Trainer<T, B> {
         }
     }
 
-    /// Writes a checkpoint of the current state to `dir`, with the marks of the run's tables,
-    /// which must have been synced already (module docs).
-    pub fn write_checkpoint(&self, dir: &Path, tables: &[TableMark]) -> Result<()> {
-        self.snapshot().write(dir, tables)
-    }
-
     /// Restores weights and optimiser state from a checkpoint folder after checking them
     /// against the run's configuration (module docs); the next epoch is the checkpoint's
     /// epoch + 1. Returns the checkpoint's state.
