@@ -698,12 +698,16 @@ pub fn loss_and_grad<T: Real>(
 ) -> Eval {
     let (p, m_w) = (net.p, net.width());
     let inputs = if net.w_in_y.is_some() { 2 } else { 1 };
+    let fused = fused_plan(net, act, batch, ws, false);
+    // The fused backward kernels need neither dL/da nor the blocked input gradients (M x 512
+    // and M x p numbers: 18 MB at M = 9107): those buffers only for the GEMM path.
+    let backward_buffers = fused.is_none().then_some(inputs);
     ws.ensure(
         m_w,
         p,
         CHUNK.min(batch.rows().max(1)),
         batch.rows(),
-        Some(inputs),
+        backward_buffers,
     );
     let s = loss.normalisation(batch.n);
     // sigma' is stored only when the backward pass cannot get it otherwise.
@@ -719,7 +723,7 @@ pub fn loss_and_grad<T: Real>(
         }
     }
     let threads = ws.threads.clone();
-    if let Some(fact) = fused_plan(net, act, batch, ws, false) {
+    if let Some(fact) = fused {
         threads.install(|| {
             if ws.layout.forward {
                 fused_forward(loss, batch, fact, work, ws);
