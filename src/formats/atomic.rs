@@ -11,8 +11,12 @@
 //! 4. `fsync` the folder, so the new name is durable too.
 //!
 //! [`atomic_dir`] does the same for a whole folder (checkpoints, `final/`, stage snapshots, the
-//! units of `reproduce`): the files go into a temporary folder `.<name>.<random>.tmp` (each
-//! through [`atomic_write`]), which is renamed into place and its parent folder synced.
+//! units of `reproduce`): the files go into a temporary folder `.<name>.<random>.tmp`, which is
+//! synced, renamed into place and its parent folder synced. No reader looks inside that folder
+//! before the rename, so a file [`atomic_write`] writes there (on the thread running the
+//! folder's `fill`) needs no temporary name of its own: it is written in place and synced, and
+//! each folder that received such files is synced once before the rename (steps 1, 3 and 4 per
+//! file would cost two more syncs each: a checkpoint of 7 files took 18 syncs, now 11).
 //!
 //! A kill can leave a temporary file or folder behind; [`remove_stale_temps`] removes them and is
 //! run by whoever resumes the work in that folder. Temporary names start with `.` and end with
@@ -20,9 +24,72 @@
 
 use crate::error::{Error, Result};
 use crate::formats::killpoint::kill_point;
+use std::cell::RefCell;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+thread_local! {
+    /// The temporary folders [`atomic_dir`] is filling on this thread (innermost last), each
+    /// with the folders under it that received files written in place.
+    static FILLING: RefCell<Vec<(PathBuf, Vec<PathBuf>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// If `dir` lies inside a temporary folder this thread's [`atomic_dir`] is filling: notes that
+/// `dir` must be synced before that folder is renamed, and returns true.
+fn inside_filling(dir: &Path) -> bool {
+    FILLING.with(|f| {
+        let mut f = f.borrow_mut();
+        match f.last_mut() {
+            Some((root, dirs)) if dir.starts_with(root.as_path()) => {
+                if !dirs.iter().any(|d| d == dir) {
+                    dirs.push(dir.to_path_buf());
+                }
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Marks `tmp` as being filled by [`atomic_dir`] until dropped; `finish` syncs the folders
+/// that received files written in place.
+struct Filling {
+    depth: usize,
+}
+
+impl Filling {
+    fn start(tmp: &Path) -> Self {
+        FILLING.with(|f| {
+            let mut f = f.borrow_mut();
+            f.push((tmp.to_path_buf(), Vec::new()));
+            Filling { depth: f.len() }
+        })
+    }
+
+    /// Syncs the folders under the temporary folder that received files written in place
+    /// (the temporary folder itself is `atomic_dir`'s to sync).
+    fn finish(self) -> Result<()> {
+        let (root, dirs) = FILLING.with(|f| {
+            let mut f = f.borrow_mut();
+            f.truncate(self.depth);
+            f.last_mut()
+                .map(|(r, d)| (r.clone(), std::mem::take(d)))
+                .unwrap_or_default()
+        });
+        for d in dirs.iter().filter(|d| **d != root) {
+            sync_dir(d)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Filling {
+    fn drop(&mut self) {
+        // An error or a panic in `fill`: this folder is no longer being filled.
+        let _ = FILLING.try_with(|f| f.borrow_mut().truncate(self.depth - 1));
+    }
+}
 
 /// Writes a file atomically and durably (module docs): `fill` writes into a temporary file
 /// beside `path`, which is synced and renamed onto `path`; then the folder is synced. Parent
@@ -54,6 +121,9 @@ where
 {
     let dir = parent_of(path);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    if tag.is_none() && inside_filling(&dir) {
+        return write_in_place(path, fill);
+    }
     let name = file_name(path);
     let prefix = match tag {
         Some(tag) => format!(".{name}.{tag}"),
@@ -87,8 +157,30 @@ where
     sync_dir(&dir)
 }
 
+/// A file inside a folder [`atomic_dir`] is filling (module docs): written under its own name
+/// and synced; its folder is synced by `atomic_dir` before the rename. The kill points are those
+/// of the full protocol, `atomic.renamed` once the file is synced.
+fn write_in_place<F>(path: &Path, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let res = (|| -> std::io::Result<()> {
+        let mut w = BufWriter::new(&file);
+        fill(&mut w)?;
+        w.flush()?;
+        drop(w);
+        kill_point("atomic.filled");
+        file.sync_all()
+    })();
+    res.map_err(|e| Error::io(path, e))?;
+    kill_point("atomic.renamed");
+    Ok(())
+}
+
 /// Builds a folder atomically and durably (module docs): `fill` writes into a fresh temporary
-/// folder beside `path` (with [`atomic_write`] for each file), which then replaces `path` (an
+/// folder beside `path` (with [`atomic_write`] for each file, which writes them in place there
+/// and `atomic_dir` syncs their folders), which then replaces `path` (an
 /// existing folder there is removed first) and the parent folder is synced. Returns what `fill`
 /// returns.
 ///
@@ -103,7 +195,9 @@ pub fn atomic_dir<R>(path: &Path, fill: impl FnOnce(&Path) -> Result<R>) -> Resu
     b.prefix(&prefix).suffix(".tmp");
     plain_permissions(&mut b, 0o777);
     let tmp = b.tempdir_in(&parent).map_err(|e| Error::io(path, e))?;
+    let filling = Filling::start(tmp.path());
     let out = fill(tmp.path())?;
+    filling.finish()?;
     sync_dir(tmp.path())?;
     kill_point("dir.filled");
     if path.exists() {
@@ -253,6 +347,55 @@ mod tests {
         });
         assert!(e.is_err());
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temporary");
+    }
+
+    /// Writes `path` by [`atomic_write`] and says whether the file already had its own name
+    /// while being written (in place) rather than a temporary one (the rename protocol).
+    fn written_in_place(path: &Path) -> bool {
+        let mut seen = false;
+        atomic_write(path, |w| {
+            seen = path.exists();
+            w.write_all(b"x")
+        })
+        .unwrap();
+        assert_eq!(fs::read(path).unwrap(), b"x");
+        seen
+    }
+
+    #[test]
+    fn inside_a_folder_being_built_files_are_written_in_place() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = d.path().join("other");
+        let p = d.path().join("ck");
+        atomic_dir(&p, |t| {
+            assert!(written_in_place(&t.join("a.npy")));
+            assert!(
+                written_in_place(&t.join("sub/deeper/b.csv")),
+                "subfolders too"
+            );
+            assert!(
+                !written_in_place(&elsewhere.join("c.csv")),
+                "not outside it"
+            );
+            atomic_dir(&t.join("inner"), |u| {
+                assert!(written_in_place(&u.join("d.csv")));
+                Ok(())
+            })?;
+            assert!(written_in_place(&t.join("e.csv")), "after a nested folder");
+            Ok(())
+        })
+        .unwrap();
+        for f in ["a.npy", "sub/deeper/b.csv", "inner/d.csv", "e.csv"] {
+            assert_eq!(fs::read(p.join(f)).unwrap(), b"x", "{f}");
+        }
+        assert_eq!(remove_stale_temps(d.path()).unwrap(), 0);
+        // Once the folder is renamed, or its fill failed, the full protocol again.
+        assert!(!written_in_place(&p.join("z.csv")));
+        let e: Result<()> = atomic_dir(&d.path().join("never"), |_| {
+            Err(Error::io("x", std::io::Error::other("fails")))
+        });
+        assert!(e.is_err());
+        assert!(!written_in_place(&d.path().join("never/a.csv")));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! | point | where |
 //! |---|---|
 //! | `atomic.filled` | [`crate::formats::atomic::atomic_write`]: the temporary file is written, not yet synced or renamed |
-//! | `atomic.renamed` | the same, renamed into place, folder not yet synced |
+//! | `atomic.renamed` | the same, renamed into place, folder not yet synced (for a file inside a folder [`crate::formats::atomic::atomic_dir`] is filling, written in place: synced) |
 //! | `dir.filled` | [`crate::formats::atomic::atomic_dir`]: the temporary folder is complete, not yet renamed |
 //! | `dir.renamed` | the same, renamed into place |
 //! | `table.row` | [`crate::formats::stream::StreamTable`]: a row is appended; the kill first writes half of it to the file (a torn row) |
