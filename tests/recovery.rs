@@ -299,3 +299,42 @@ fn a_checkpoint_that_does_not_fit_the_run_is_an_error_naming_the_file() {
         "{msg}"
     );
 }
+
+/// A stage snapshot is written on a thread of its own while the epochs go on; when it fails
+/// (here a file stands where the `stages` folder goes) the run fails with the error naming that
+/// path, and no checkpoint after the boundary is written: a checkpoint waits for the snapshots
+/// started before it, so a resumed run never starts past a boundary whose snapshot is missing.
+#[test]
+fn a_failed_stage_snapshot_fails_the_run_before_the_next_checkpoint() {
+    let full = full_run();
+    let boundary: usize = std::fs::read_dir(full.path().join("stages"))
+        .unwrap()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path().join("epoch.csv")).unwrap();
+            text.lines().nth(1).unwrap().trim().parse::<usize>().unwrap()
+        })
+        .min()
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("stages"), b"in the way").unwrap();
+    let e = train::run(
+        &config(),
+        &RunOptions {
+            out: d.path().to_path_buf(),
+            force: false,
+            progress: Progress::Quiet,
+            multi: None,
+        },
+        BackendKind::Cpu,
+    )
+    .unwrap_err();
+    match &e {
+        Error::Io { path, .. } => assert!(path.starts_with(d.path().join("stages")), "{e}"),
+        other => panic!("expected an I/O error naming stages/, got {other}"),
+    }
+    for c in std::fs::read_dir(d.path().join("checkpoints")).unwrap() {
+        let name = c.unwrap().file_name().into_string().unwrap();
+        let epoch: usize = name.trim_start_matches("epoch_").parse().unwrap();
+        assert!(epoch <= boundary, "checkpoint {name} after the boundary at {boundary}");
+    }
+}

@@ -213,6 +213,74 @@ pub fn atomic_dir<R>(path: &Path, fill: impl FnOnce(&Path) -> Result<R>) -> Resu
     Ok(out)
 }
 
+/// A write (a checkpoint, a stage snapshot) running on a thread of its own while the caller
+/// goes on; [`BackgroundWrite::wait`] returns its result. Dropped without `wait`, it is still
+/// waited for (its error then lost), so no write outlives the one who started it.
+#[derive(Debug)]
+pub struct BackgroundWrite {
+    path: PathBuf,
+    handle: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl BackgroundWrite {
+    /// Runs `write` on a new thread named `name`; `path` names the write in errors.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `path` when the thread cannot be started.
+    pub fn spawn(
+        name: &str,
+        path: PathBuf,
+        write: impl FnOnce() -> Result<()> + Send + 'static,
+    ) -> Result<Self> {
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                lower_priority();
+                write()
+            })
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(BackgroundWrite {
+            path,
+            handle: Some(handle),
+        })
+    }
+
+    /// Waits for the write to end and returns its result (a panic in it as [`Error::Io`]
+    /// naming its path).
+    pub fn wait(mut self) -> Result<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &self.path,
+                    std::io::Error::other("the writing thread stopped with a panic"),
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Gives the calling thread the lowest scheduling priority (nice 19, Linux: per thread), so a
+/// background write takes the cores when the training leaves them idle.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id; failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
+impl Drop for BackgroundWrite {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
 /// Makes the entries of folder `dir` (creations, renames) durable: `fsync` on the folder. A
 /// no-op where folders cannot be opened as files (not Unix).
 pub fn sync_dir(dir: &Path) -> Result<()> {

@@ -12,7 +12,9 @@
 //! [`Threads::default`] takes the process-wide count: [`set_default_threads`] (the CLI's
 //! `--threads N`), or else every core ([`available_threads`]). A pool is built once per count
 //! and shared by every [`Threads`] of that count; one thread runs on the caller's thread,
-//! without a pool.
+//! without a pool. A thread working beside the pool (a stage snapshot written while the epochs
+//! go on) calls [`alone_on_this_thread`], so that its numerics stay on it instead of queueing
+//! work in the pool between the training's own parallel regions.
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -47,8 +49,24 @@ pub fn set_default_threads(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// The process-wide thread count: the one set by [`set_default_threads`], else every core.
+thread_local! {
+    /// 1 on a thread that called [`alone_on_this_thread`], else 0 (the process-wide count).
+    static THIS_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// From now on, [`Threads::default`] on the calling thread is one thread (no pool), whatever
+/// the process-wide count. The results do not change: every computation of the crate gives the
+/// same bits on any thread count.
+pub fn alone_on_this_thread() {
+    THIS_THREAD.with(|t| t.set(1));
+}
+
+/// The thread count [`Threads::default`] takes: 1 on a thread that called
+/// [`alone_on_this_thread`], else the one set by [`set_default_threads`], else every core.
 pub fn default_threads() -> usize {
+    if THIS_THREAD.with(|t| t.get()) == 1 {
+        return 1;
+    }
     match DEFAULT_THREADS.load(Ordering::Relaxed) {
         0 => available_threads(),
         n => n,

@@ -19,7 +19,7 @@
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::formats::atomic::{atomic_dir, atomic_write, remove_stale_temps};
+use crate::formats::atomic::{atomic_dir, atomic_write, remove_stale_temps, BackgroundWrite};
 use crate::formats::killpoint::kill_point;
 use crate::formats::manifest::Manifest;
 use crate::formats::pairs::{read_pairs_csv, write_pairs_csv};
@@ -104,11 +104,21 @@ pub trait Observer {
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, r: &EpochRecord, backend: &B) -> Result<()>;
     /// Pushes what was recorded so far to its files (called at every checkpoint) and returns
     /// the marks of the observer's streamed tables with the handles that make them durable
-    /// ([`StreamTable::flush_mark`]): the checkpoint's writer syncs them, then records the
-    /// marks.
-    fn flush(&mut self) -> Result<Vec<PendingSync>>;
+    /// ([`StreamTable::flush_mark`]) and the writes it still has in flight: the checkpoint's
+    /// writer waits for those writes, syncs the tables, then records the marks, so a
+    /// checkpoint never holds more than the files beside it.
+    fn flush(&mut self) -> Result<Flushed>;
     /// Finishes the observer's files from the whole log and lists them in `manifest`.
     fn finish(self, log: &[EpochRecord], manifest: &mut Manifest) -> Result<()>;
+}
+
+/// What an observer hands a checkpoint ([`Observer::flush`]).
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// Its streamed tables' marks, not yet durable.
+    pub tables: Vec<PendingSync>,
+    /// Its writes still running on threads of their own (stage snapshots).
+    pub writes: Vec<BackgroundWrite>,
 }
 
 /// An observer that records nothing.
@@ -119,8 +129,8 @@ impl Observer for NoObserver {
     fn on_epoch<T: Real, B: Backend<T>>(&mut self, _: &EpochRecord, _: &B) -> Result<()> {
         Ok(())
     }
-    fn flush(&mut self) -> Result<Vec<PendingSync>> {
-        Ok(Vec::new())
+    fn flush(&mut self) -> Result<Flushed> {
+        Ok(Flushed::default())
     }
     fn finish(self, _: &[EpochRecord], _: &mut Manifest) -> Result<()> {
         Ok(())
@@ -327,21 +337,13 @@ fn open_run<T: Real, B: Backend<T>>(
 /// the one in flight.
 #[derive(Default)]
 struct CheckpointWriter {
-    in_flight: Option<(PathBuf, std::thread::JoinHandle<Result<()>>)>,
+    in_flight: Option<BackgroundWrite>,
 }
 
 impl CheckpointWriter {
     /// Waits for the checkpoint in flight, if any, and returns its result.
     fn wait(&mut self) -> Result<()> {
-        match self.in_flight.take() {
-            Some((dir, h)) => h.join().unwrap_or_else(|_| {
-                Err(Error::io(
-                    &dir,
-                    std::io::Error::other("the checkpoint writer stopped with a panic"),
-                ))
-            }),
-            None => Ok(()),
-        }
+        self.in_flight.take().map_or(Ok(()), BackgroundWrite::wait)
     }
 
     /// Waits for the checkpoint in flight and returns `e`: the run's own error is the one to
@@ -351,19 +353,24 @@ impl CheckpointWriter {
         e
     }
 
-    /// Waits for the checkpoint in flight, then starts writing `snap` to `dir` with the
-    /// marks of `tables` (made durable first).
+    /// Waits for the checkpoint in flight, then starts writing `snap` to `dir` once the
+    /// observer's writes `before` have ended and with the marks of `tables` (made durable
+    /// first).
     fn submit<T: Real>(
         &mut self,
         dir: PathBuf,
-        tables: Vec<PendingSync>,
+        (tables, before): (Vec<PendingSync>, Vec<BackgroundWrite>),
         snap: Snapshot<T>,
     ) -> Result<()> {
         self.wait()?;
         let at = dir.clone();
-        let h = std::thread::Builder::new()
-            .name("modadd-checkpoint".into())
-            .spawn(move || {
+        self.in_flight = Some(BackgroundWrite::spawn(
+            "modadd-checkpoint",
+            at,
+            move || {
+                for w in before {
+                    w.wait()?;
+                }
                 let marks = tables
                     .into_iter()
                     .map(PendingSync::sync)
@@ -372,9 +379,8 @@ impl CheckpointWriter {
                 snap.write(&dir, &marks)?;
                 kill_point("checkpoint.done");
                 Ok(())
-            })
-            .map_err(|e| Error::io(&at, e))?;
-        self.in_flight = Some((at, h));
+            },
+        )?);
         Ok(())
     }
 }
@@ -503,9 +509,10 @@ fn drive<T: Real, B: Backend<T>, O: Observer>(
                 records.push(r);
                 if cfg.checkpoint_every > 0 && r.epoch % cfg.checkpoint_every == 0 {
                     let mut tables = vec![log.flush_mark()?];
-                    tables.extend(observer.flush()?);
+                    let flushed = observer.flush()?;
+                    tables.extend(flushed.tables);
                     let dir = out.join(format!("checkpoints/epoch_{:06}", r.epoch));
-                    writer.submit(dir, tables, t.snapshot())?;
+                    writer.submit(dir, (tables, flushed.writes), t.snapshot())?;
                 }
                 reporter.epoch(&r, t.epoch);
                 if t.finished() {

@@ -3,14 +3,15 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::formats::atomic::atomic_dir;
+use crate::formats::atomic::{atomic_dir, BackgroundWrite};
 use crate::formats::manifest::Manifest;
-use crate::formats::stream::{PendingSync, StreamTable};
+use crate::formats::stream::StreamTable;
 use crate::formats::table::{fmt_f64, write_table};
 use crate::formats::weights::write_weight_folder;
 use crate::numerics::activation::Activation;
 use crate::numerics::limits::check_analysable;
 use crate::numerics::network::Network;
+use crate::numerics::parallel::alone_on_this_thread;
 use crate::numerics::real::Real;
 use crate::science::analysis::export::analyze_to_dir;
 use crate::science::grokking::probe::{ProbeBuffers, SpectralProbe};
@@ -18,7 +19,7 @@ use crate::science::grokking::{
     class_accuracy, classify, detect_stages, PairClass, STAGE_THRESHOLD,
 };
 use crate::train::config::RecordConfig;
-use crate::train::driver::{Observer, RunStart};
+use crate::train::driver::{Flushed, Observer, RunStart};
 use crate::train::record::EpochRecord;
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -94,6 +95,9 @@ pub struct Recorder {
     memorised: bool,
     generalised: bool,
     activation: Activation,
+    /// Stage snapshots being written beside the epochs (handed to the next checkpoint, which
+    /// waits for them, or waited for by `finish`).
+    stage_writes: Vec<BackgroundWrite>,
 }
 
 /// Header of `accuracy_grids.csv`.
@@ -136,6 +140,7 @@ impl Recorder {
             memorised: st.memorised.is_some(),
             generalised: st.generalised.is_some(),
             activation: s.config.activation,
+            stage_writes: Vec::new(),
         })
     }
 
@@ -170,21 +175,43 @@ impl Recorder {
         Ok(())
     }
 
-    /// Writes `stages/<name>/` (whole, [`atomic_dir`]): the weights, their full analysis and
-    /// the epoch.
-    fn write_stage<T: Real>(&self, name: &str, epoch: usize, net: &Network<T>) -> Result<()> {
-        atomic_dir(&self.out.join("stages").join(name), |dir| {
-            write_weight_folder(dir, net)?;
-            // The decoded Fourier weights: the full analysis (neurons.csv, spectrum.csv, ...).
-            analyze_to_dir(&net.cast(), self.activation, &dir.join("analysis"), true)?;
-            write_table(
-                &dir.join("epoch.csv"),
-                &["epoch"],
-                &[vec![epoch.to_string()]],
-            )?;
-            Ok(())
-        })
+    /// Starts writing `stages/<name>/` for the weights `net` of epoch `epoch` on a thread of
+    /// its own ([`write_stage`]), so that the epochs go on meanwhile (the analysis of a p = 23,
+    /// M = 512 network took 33 ms, 15 % of a 2000-epoch run).
+    fn start_stage<T: Real>(&mut self, name: &str, epoch: usize, net: Network<T>) -> Result<()> {
+        let dir = self.out.join("stages").join(name);
+        let act = self.activation;
+        let at = dir.clone();
+        self.stage_writes
+            .push(BackgroundWrite::spawn("modadd-stage", at, move || {
+                // Its numerics stay on this thread: work queued in the pool would hold up the
+                // training's parallel regions. The bits are the same on any thread count.
+                alone_on_this_thread();
+                write_stage(&dir, act, epoch, &net)
+            })?);
+        Ok(())
     }
+}
+
+/// Writes the stage snapshot folder `dir` (whole, [`atomic_dir`]): the weights, their full
+/// analysis under `activation` and the epoch.
+fn write_stage<T: Real>(
+    dir: &std::path::Path,
+    activation: Activation,
+    epoch: usize,
+    net: &Network<T>,
+) -> Result<()> {
+    atomic_dir(dir, |dir| {
+        write_weight_folder(dir, net)?;
+        // The decoded Fourier weights: the full analysis (neurons.csv, spectrum.csv, ...).
+        analyze_to_dir(&net.cast(), activation, &dir.join("analysis"), true)?;
+        write_table(
+            &dir.join("epoch.csv"),
+            &["epoch"],
+            &[vec![epoch.to_string()]],
+        )?;
+        Ok(())
+    })
 }
 
 impl Observer for Recorder {
@@ -219,19 +246,25 @@ impl Observer for Recorder {
             self.write_grid(r.epoch)?;
         }
         if let Some(name) = boundary {
-            self.write_stage(name, r.epoch, &net)?;
+            self.start_stage(name, r.epoch, net.into_owned())?;
         }
         Ok(())
     }
 
     /// Makes the rows written so far durable (called at checkpoints) and returns the tables'
     /// marks.
-    fn flush(&mut self) -> Result<Vec<PendingSync>> {
-        Ok(vec![self.progress.flush_mark()?, self.grids.flush_mark()?])
+    fn flush(&mut self) -> Result<Flushed> {
+        Ok(Flushed {
+            tables: vec![self.progress.flush_mark()?, self.grids.flush_mark()?],
+            writes: std::mem::take(&mut self.stage_writes),
+        })
     }
 
     /// Finishes the tables and writes `pair_classes.csv` and `stages.csv` from the full log.
     fn finish(self, log: &[EpochRecord], manifest: &mut Manifest) -> Result<()> {
+        for w in self.stage_writes {
+            w.wait()?;
+        }
         let out = self.out.clone();
         let p = self.p;
         let n = self.progress.finish()?;
