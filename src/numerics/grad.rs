@@ -859,6 +859,7 @@ fn fused_plan<T: Real>(
             (w_in, w_out),
             (&batch.x, &batch.y),
             net.p <= fused::MAX_P,
+            &ws.threads,
         )
         .then_some(fact)
 }
@@ -986,15 +987,20 @@ fn fused_backward<T: Real>(
     }
     let w_in = as_f32(net.w_in.as_slice()).expect("f32");
     let gin = as_f32_mut(grads.w_in.as_mut_slice()).expect("f32");
-    gin.fill(0.0);
     let gin = SharedRows(gin.as_mut_ptr());
     let (lay, g) = (&ws.layout, &ws.g_pad[..]);
     let acc_block = fused::acc_len(p, mb);
     let run = |(b, (gout, acc)): (usize, (&mut [T], &mut [f32]))| {
         let (m0, n) = block(m_w, mb, b);
         let gout = as_f32_mut(gout).expect("f32");
-        // SAFETY: block b writes only the rows m0..m0+n of dL/dW_in, disjoint from the others.
-        unsafe { fused::backward(lay, act, (w_in, g), (m0, n), (gout, acc), gin.get()) };
+        // SAFETY: block b writes only the rows m0..m0+n of dL/dW_in (M x p column-major),
+        // disjoint from the others; they are zeroed here, by the thread that adds into them.
+        unsafe {
+            for x in 0..p {
+                std::ptr::write_bytes(gin.get().add(x * m_w + m0), 0, n);
+            }
+            fused::backward(lay, act, (w_in, g), (m0, n), (gout, acc), gin.get())
+        };
     };
     let gout = grads.w_out.as_mut_slice();
     let acc = &mut ws.dw_acc[..];
