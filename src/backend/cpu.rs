@@ -5,10 +5,11 @@
 use crate::backend::{Backend, StepStats};
 use crate::numerics::activation::Activation;
 use crate::numerics::batch::Batch;
+use crate::numerics::fused;
 use crate::numerics::grad::{evaluate, loss_and_grad, Eval, Grads, Workspace};
 use crate::numerics::loss::Loss;
 use crate::numerics::network::{sum_sq, Network};
-use crate::numerics::optim::Optimizer;
+use crate::numerics::optim::{NeuronRuns, Optimizer};
 use crate::numerics::parallel::Threads;
 use crate::numerics::real::Real;
 use crate::numerics::task::Split;
@@ -126,21 +127,39 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
 
     fn update(&mut self, lr: T) {
         let (g, n, opt, threads) = (&self.grads, &mut self.net, &mut self.opt, &self.threads);
+        let (p, width) = (n.p, n.width());
+        // W_in (and W_in_y): M x p column-major; W_out: p x M column-major. By the fused
+        // backward kernels' neuron blocks (multiples of 32).
+        let input = NeuronRuns {
+            runs: p,
+            unit: 1,
+            stride: width,
+        };
+        let output = NeuronRuns {
+            runs: 1,
+            unit: p,
+            stride: 0,
+        };
+        let blocks = (width, 2 * fused::LANES);
         // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
         threads.install(|| match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
-            (Some(wy), Some(gy)) => opt.step_on(
+            (Some(wy), Some(gy)) => opt.step_by_neurons(
                 &mut [
                     n.w_in.as_mut_slice(),
                     n.w_out.as_mut_slice(),
                     wy.as_mut_slice(),
                 ],
                 &[g.w_in.as_slice(), g.w_out.as_slice(), gy.as_slice()],
+                &[input, output, input],
+                blocks,
                 lr,
                 threads,
             ),
-            _ => opt.step_on(
+            _ => opt.step_by_neurons(
                 &mut [n.w_in.as_mut_slice(), n.w_out.as_mut_slice()],
                 &[g.w_in.as_slice(), g.w_out.as_slice()],
+                &[input, output],
+                blocks,
                 lr,
                 threads,
             ),
