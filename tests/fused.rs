@@ -346,6 +346,121 @@ fn energies_match_the_scalar_sums() {
     );
 }
 
+/// `fused::spectra` (sums with the neurons in the lanes, energies per lane) against
+/// `fused::project`'s sums of the same layers (the same f32 FMA chains, so the same bits) and
+/// the energies in k order in f64 as the probe's scalar loop: every number bit for bit, for
+/// K = 1 to 12, widths around the 16 lanes, a tie between the first and last frequency (the
+/// first wins), and a neuron with a NaN weight (its NaN energies never the best, as in the
+/// scalar loop).
+#[test]
+fn spectra_equal_the_scalar_energies_of_the_projected_sums() {
+    if !fused::available() {
+        eprintln!("skipped: this CPU has no AVX-512F");
+        return;
+    }
+    let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
+    for k in [1usize, 2, 5, 11, 12] {
+        let p = 2 * k + 1;
+        let table: Vec<f32> = (0..p * 2 * k)
+            .map(|i| ((i * 29 % 31) as f32 - 15.0) / 8.0)
+            .collect();
+        let mut rows = Vec::new();
+        fused::project_table(&table, p, 2 * k, &mut rows);
+        for m in [1usize, 15, 16, 17, 40] {
+            let val = |i: usize, s: f32| ((i * 7919 % 1009) as f32 / 504.5 - 1.0) * s;
+            let mut w_in: Vec<f32> = (0..m * p).map(|i| val(i, 0.7)).collect();
+            let w_out: Vec<f32> = (0..m * p).map(|i| val(i + 11, 0.3)).collect();
+            if m > 3 {
+                w_in[3] = f32::NAN; // neuron 3, x = 0
+            }
+            let m0 = 0;
+            let mut want = vec![fused::Spectra::default(); m];
+            let (mut si, mut so) = (vec![0f32; m * 2 * k], vec![0f32; m * 2 * k]);
+            assert!(fused::project(
+                &w_in,
+                (1, m),
+                (m0, m),
+                (&rows, p, 2 * k),
+                &mut si
+            ));
+            assert!(fused::project(
+                &w_out,
+                (p, 1),
+                (m0, m),
+                (&rows, p, 2 * k),
+                &mut so
+            ));
+            for (n, w) in want.iter_mut().enumerate() {
+                let at = |v: &[f32], i: usize| v[n * 2 * k + i] as f64;
+                let (mut s, mut best, mut best_e) = ([0.0f64; 4], 0, -1.0);
+                for i in 0..k {
+                    let e = at(&si, i) * at(&si, i) + at(&si, k + i) * at(&si, k + i);
+                    let eo = at(&so, i) * at(&so, i) + at(&so, k + i) * at(&so, k + i);
+                    s[0] += e;
+                    s[1] += e * e;
+                    s[2] += eo;
+                    s[3] += eo * eo;
+                    if e > best_e {
+                        best_e = e;
+                        best = i;
+                    }
+                }
+                *w = fused::Spectra {
+                    sums: s,
+                    at_best: [
+                        at(&si, best),
+                        at(&si, k + best),
+                        at(&so, best),
+                        at(&so, k + best),
+                    ],
+                };
+            }
+            let mut w_out_t = vec![0f32; m * p];
+            fused::transpose(&w_out, (m, p, p), &mut w_out_t, m);
+            let mut got = vec![fused::Spectra::default(); m];
+            assert!(fused::spectra(
+                (&w_in, m, 0),
+                &w_out_t,
+                (&rows, p, k),
+                &mut got
+            ));
+            for (n, (g, w)) in got.iter().zip(&want).enumerate() {
+                let (gb, wb): (Vec<u64>, Vec<u64>) = (
+                    g.sums.iter().chain(&g.at_best).map(|&v| bits(v)).collect(),
+                    w.sums.iter().chain(&w.at_best).map(|&v| bits(v)).collect(),
+                );
+                assert_eq!(gb, wb, "K={k} M={m} neuron {n}: {g:?} vs {w:?}");
+            }
+        }
+    }
+    // A tie: input sums whose energies are equal at the first and the last frequency only.
+    let (k, p) = (4, 9);
+    let mut table = vec![0f32; p * 2 * k];
+    table[0] = 1.0; // c_1 at x = 0 (column 0 of the p x 2K table)
+    table[(2 * k - 1) * p] = 1.0; // s_K at x = 0 (column 2K - 1)
+    let mut rows = Vec::new();
+    fused::project_table(&table, p, 2 * k, &mut rows);
+    let mut w_in = vec![0f32; p];
+    w_in[0] = 2.0;
+    let mut got = [fused::Spectra::default()];
+    assert!(fused::spectra(
+        (&w_in, 1, 0),
+        &[0f32; 9],
+        (&rows, p, k),
+        &mut got
+    ));
+    assert_eq!(got[0].sums[0], 8.0, "e_1 = e_K = 4");
+    assert_eq!(
+        (got[0].at_best[0], got[0].at_best[1]),
+        (2.0, 0.0),
+        "the first of the tied frequencies: (c_1, s_1), not (c_K, s_K) = (0, 2)"
+    );
+    assert!(
+        !fused::spectra((&w_in, 1, 0), &[0f32; 9], (&rows, p, 13), &mut got),
+        "K > 12"
+    );
+}
+
 /// The recorder's measures of an f32 network (fused projection and energies) agree with the
 /// same network's in f64 (GEMM, scalar sums) to f32 round-off: the weights are the same
 /// numbers, and each Fourier sum is a chain of p = 23 f32 products, at most p u = 1.4e-6

@@ -311,7 +311,12 @@ fn a_failed_stage_snapshot_fails_the_run_before_the_next_checkpoint() {
         .unwrap()
         .map(|e| {
             let text = std::fs::read_to_string(e.unwrap().path().join("epoch.csv")).unwrap();
-            text.lines().nth(1).unwrap().trim().parse::<usize>().unwrap()
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
         })
         .min()
         .unwrap();
@@ -335,6 +340,9 @@ fn a_failed_stage_snapshot_fails_the_run_before_the_next_checkpoint() {
     for c in std::fs::read_dir(d.path().join("checkpoints")).unwrap() {
         let name = c.unwrap().file_name().into_string().unwrap();
         let epoch: usize = name.trim_start_matches("epoch_").parse().unwrap();
-        assert!(epoch <= boundary, "checkpoint {name} after the boundary at {boundary}");
+        assert!(
+            epoch <= boundary,
+            "checkpoint {name} after the boundary at {boundary}"
+        );
     }
 }

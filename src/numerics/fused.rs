@@ -1096,6 +1096,154 @@ unsafe fn project_group<const N: usize>(
     unreachable!("fused kernels need x86-64")
 }
 
+/// The most frequencies [`spectra`] takes: 2K = 24 sums per neuron, held in registers.
+pub const SPECTRA_MAX_K: usize = 12;
+
+/// One neuron's spectra for the progress measures ([`spectra`]): `sums` = (sum_k e_k,
+/// sum_k e_k^2) of the input layer, then of the output layer, with e_k = c_k^2 + s_k^2 in f64;
+/// `at_best` = (c, s) of the input layer, then of the output layer, at the input layer's
+/// first k of largest e_k.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spectra {
+    /// (sum e_k, sum e_k^2) of the input layer, then of the output layer.
+    pub sums: [f64; 4],
+    /// (c, s) of the input layer, then of the output layer, at the input's dominant k.
+    pub at_best: [f64; 4],
+}
+
+/// The spectra of neurons `m0 .. m0 + out.len()`, sixteen neurons per vector. The layers' sums
+/// c_k = sum_x w[x] cos(w_k x), s_k = sum_x w[x] sin(w_k x) are f32 FMA chains in x order
+/// (as [`project`]'s), the neurons in the lanes: the input layer from `w_in` (M x p
+/// column-major, neurons contiguous), the output layer from `w_out_t` (p rows of
+/// `out.len()` numbers: this block of W_out transposed, [`transpose`]), against the table
+/// `rows` (row x at `x * 32`: c_1..c_K, then s_1..s_K). Then, per lane and in f64 in k order
+/// (the order of the scalar loop, so the same bits), e_k, its sums and the first k of the
+/// largest e_k (`e > best`, so a NaN energy is never the best, as in the scalar loop).
+/// False (nothing written) without AVX-512F, for K = 0 or K > [`SPECTRA_MAX_K`].
+///
+/// # Panics
+/// If an operand is shorter than the shape.
+pub fn spectra(
+    (w_in, m_w, m0): (&[f32], usize, usize),
+    w_out_t: &[f32],
+    (rows, p, k): (&[f32], usize, usize),
+    out: &mut [Spectra],
+) -> bool {
+    let n = out.len();
+    if !available() || k == 0 || k > SPECTRA_MAX_K || n == 0 || p == 0 {
+        return false;
+    }
+    assert!(
+        2 * k <= PROJECT_MAX_COLS && rows.len() >= p * PROJECT_MAX_COLS,
+        "spectra: table"
+    );
+    assert!(m0 + n <= m_w && w_in.len() >= m_w * p, "spectra: W_in");
+    assert!(w_out_t.len() >= n * p, "spectra: W_out block");
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! by_k {
+            ($($k:literal)*) => {
+                match k {
+                    $($k => {
+                        for g in (0..n).step_by(LANES) {
+                            let mask = low_bits(LANES.min(n - g));
+                            // SAFETY: AVX-512F is present; the loads are masked to the lanes
+                            // g.. of this block, inside the lengths asserted above.
+                            unsafe {
+                                let a = spectra_sums::<{ 2 * $k }>(
+                                    (w_in.as_ptr().add(m0 + g), m_w), rows.as_ptr(), p, mask);
+                                let b = spectra_sums::<{ 2 * $k }>(
+                                    (w_out_t.as_ptr().add(g), n), rows.as_ptr(), p, mask);
+                                spectra_energies::<$k>(&a, &b, &mut out[g..(g + LANES).min(n)]);
+                            }
+                        }
+                    })*
+                    _ => unreachable!("1 <= K <= 12"),
+                }
+            };
+        }
+        by_k!(1 2 3 4 5 6 7 8 9 10 11 12);
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The K2 = 2K sums of sixteen neurons (lanes): `w` holds row x of the layer at `x * stride`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn spectra_sums<const K2: usize>(
+    (w, stride): (*const f32, usize),
+    rows: *const f32,
+    p: usize,
+    mask: u16,
+) -> [__m512; K2] {
+    // SAFETY: the caller guarantees p rows of 16 (masked) lanes at `w` and p table rows.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); K2];
+        for x in 0..p {
+            let wx = _mm512_maskz_loadu_ps(mask, w.add(x * stride));
+            let t = rows.add(x * PROJECT_MAX_COLS);
+            for (c, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(wx, _mm512_set1_ps(*t.add(c)), *a);
+            }
+        }
+        acc
+    }
+}
+
+/// Energies of the sums `a` (input layer) and `b` (output layer) of sixteen neurons (2K
+/// vectors each: c_1..c_K, then s_1..s_K), per lane in f64 and in k order, into `out` (at
+/// most 16).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn spectra_energies<const K: usize>(a: &[__m512], b: &[__m512], out: &mut [Spectra]) {
+    let half = |v: __m512, h: usize| {
+        if h == 0 {
+            _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+        } else {
+            _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_shuffle_f32x4::<0b1110>(v, v)))
+        }
+    };
+    let energy = |c: __m512d, s: __m512d| _mm512_add_pd(_mm512_mul_pd(c, c), _mm512_mul_pd(s, s));
+    for h in 0..2 {
+        let zero = _mm512_setzero_pd();
+        let (mut s2i, mut s4i, mut s2o, mut s4o) = (zero, zero, zero, zero);
+        let mut best_e = _mm512_set1_pd(-1.0);
+        // The scalar loop's best starts at k = 1 (index 0), kept when every e_k is NaN.
+        let mut at = [half(a[0], h), half(a[K], h), half(b[0], h), half(b[K], h)];
+        for k0 in 0..K {
+            let (c, s) = (half(a[k0], h), half(a[K + k0], h));
+            let (co, so) = (half(b[k0], h), half(b[K + k0], h));
+            let (e, eo) = (energy(c, s), energy(co, so));
+            s2i = _mm512_add_pd(s2i, e);
+            s4i = _mm512_add_pd(s4i, _mm512_mul_pd(e, e));
+            s2o = _mm512_add_pd(s2o, eo);
+            s4o = _mm512_add_pd(s4o, _mm512_mul_pd(eo, eo));
+            let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(e, best_e);
+            best_e = _mm512_mask_blend_pd(gt, best_e, e);
+            for (v, new) in at.iter_mut().zip([c, s, co, so]) {
+                *v = _mm512_mask_blend_pd(gt, *v, new);
+            }
+        }
+        let mut lanes = [[0.0f64; 8]; 8];
+        for (dst, v) in lanes
+            .iter_mut()
+            .zip([s2i, s4i, s2o, s4o, at[0], at[1], at[2], at[3]])
+        {
+            _mm512_storeu_pd(dst.as_mut_ptr(), v);
+        }
+        for (l, o) in out.iter_mut().skip(8 * h).take(8).enumerate() {
+            *o = Spectra {
+                sums: [lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l]],
+                at_best: [lanes[4][l], lanes[5][l], lanes[6][l], lanes[7][l]],
+            };
+        }
+    }
+}
+
 /// The energy sums of one row of Fourier sums, for the progress measures.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Energies {

@@ -51,8 +51,13 @@ pub struct ProbeBuffers<T: Real> {
     sums_out: Vec<T>,
     /// Per neuron: the input IPR, the output IPR and |sin D| (0 for an IPR of a zero layer).
     terms: Vec<[f64; 3]>,
-    /// The table by rows of 32 for [`fused::project`] (f32 networks).
+    /// The table by rows of 32 for [`fused::project`] and [`fused::spectra`] (f32 networks).
     rows32: Vec<f32>,
+    /// W_out transposed by neuron blocks for [`fused::spectra`]: block b's p rows of its
+    /// neurons at `b * PROBE_BLOCK * p`.
+    w_out_t: Vec<f32>,
+    /// Per neuron: [`fused::Spectra`].
+    spectra: Vec<fused::Spectra>,
 }
 
 impl<T: Real> ProbeBuffers<T> {
@@ -64,6 +69,15 @@ impl<T: Real> ProbeBuffers<T> {
 
 /// One neuron block's (input sums, output sums, terms), as zipped.
 type ProbeBlock<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [[f64; 3]]);
+
+/// One neuron block's (transposed W_out, spectra, terms), as zipped.
+type SpectraBlock<'a> = (
+    usize,
+    (
+        (&'a mut [f32], &'a mut [fused::Spectra]),
+        &'a mut [[f64; 3]],
+    ),
+);
 
 /// Neurons per block of the probe (its sums and per-neuron terms), spread over the threads.
 const PROBE_BLOCK: usize = 256;
@@ -202,6 +216,66 @@ impl SpectralProbe {
         }
     }
 
+    /// Each neuron's terms of the measures by [`fused::spectra`] (f32, AVX-512F,
+    /// 1 <= K <= [`fused::SPECTRA_MAX_K`]; false otherwise, nothing done): sixteen neurons per
+    /// vector, both layers' sums in registers and their energies in the lanes, no sums
+    /// stored. The same sums as [`SpectralProbe::fill`]'s (FMA chains in x order) and the
+    /// energies in k order, as its scalar loop: at p = 23 the per-row reduction trees took as
+    /// long as the sums. Neuron blocks on the process-wide threads.
+    fn fill_spectra<T: Real>(&self, net: &Network<T>, buf: &mut ProbeBuffers<T>) -> bool {
+        let (p, m, k) = (self.p, net.width(), self.k_max);
+        let (Some(w_in), Some(w_out)) = (as_f32(net.w_in.as_slice()), as_f32(net.w_out.as_slice()))
+        else {
+            return false;
+        };
+        if !fused::available() || k == 0 || k > fused::SPECTRA_MAX_K || m == 0 {
+            return false;
+        }
+        if buf.rows32.len() != p * fused::PROJECT_MAX_COLS {
+            let table: Vec<f32> = self
+                .cos
+                .iter()
+                .chain(&self.sin)
+                .map(|&v| v as f32)
+                .collect();
+            fused::project_table(&table, p, 2 * k, &mut buf.rows32);
+        }
+        buf.w_out_t.resize(m * p, 0.0);
+        buf.spectra.resize(m, fused::Spectra::default());
+        buf.terms.resize(m, [0.0; 3]);
+        let rows32 = &buf.rows32[..];
+        let run = |(b, ((wt, sp), tm)): SpectraBlock<'_>| {
+            let (m0, mb) = block(m, PROBE_BLOCK, b);
+            fused::transpose(&w_out[m0 * p..], (mb, p, p), wt, mb);
+            let done = fused::spectra((w_in, m, m0), wt, (rows32, p, k), sp);
+            assert!(done, "spectra: checked above");
+            for (t, s) in tm.iter_mut().zip(sp.iter()) {
+                let [s2i, s4i, s2o, s4o] = s.sums;
+                let [c, si, co, so] = s.at_best;
+                *t = terms((s2i, s4i, s2o, s4o), (c, si), (co, so));
+            }
+        };
+        let threads = Threads::default();
+        let wt = &mut buf.w_out_t[..];
+        let (sp, tm) = (&mut buf.spectra[..], &mut buf.terms[..]);
+        if threads.parallel() && m > PROBE_BLOCK {
+            threads.install(|| {
+                wt.par_chunks_mut(PROBE_BLOCK * p)
+                    .zip(sp.par_chunks_mut(PROBE_BLOCK))
+                    .zip(tm.par_chunks_mut(PROBE_BLOCK))
+                    .enumerate()
+                    .for_each(run)
+            });
+        } else {
+            wt.chunks_mut(PROBE_BLOCK * p)
+                .zip(sp.chunks_mut(PROBE_BLOCK))
+                .zip(tm.chunks_mut(PROBE_BLOCK))
+                .enumerate()
+                .for_each(run);
+        }
+        true
+    }
+
     /// (input-layer sums of theta_m, output-layer sums of xi_m).
     pub fn layer_sums<T: Real>(&self, net: &Network<T>) -> (LayerSums, LayerSums) {
         let mut buf = ProbeBuffers::new();
@@ -295,7 +369,9 @@ impl SpectralProbe {
         net: &Network<T>,
         buf: &mut ProbeBuffers<T>,
     ) -> ProgressMeasures {
-        self.fill(net, buf, true);
+        if !self.fill_spectra(net, buf) {
+            self.fill(net, buf, true);
+        }
         let width = net.width();
         let (mut ipr_in, mut ipr_out, mut sin_d) = (0.0, 0.0, 0.0);
         for t in &buf.terms[..width] {
