@@ -268,7 +268,8 @@ impl<T: Real> Optimizer<T> {
     /// the same bits as [`Optimizer::step`].
     ///
     /// # Panics
-    /// As [`Optimizer::step`], or if a tensor's length is not `shapes[i].len(width)`.
+    /// As [`Optimizer::step`], if a tensor's length is not `shapes[i].len(width)`, or for more
+    /// than [`MAX_TENSORS`] tensors.
     pub fn step_by_neurons(
         &mut self,
         params: &mut [&mut [T]],
@@ -288,10 +289,21 @@ impl<T: Real> Optimizer<T> {
                 "optimizer: tensor size"
             );
         }
+        // The tensors' pointers in stack arrays: no allocation per step.
+        assert!(
+            params.len() <= MAX_TENSORS,
+            "optimizer: at most {MAX_TENSORS} tensors"
+        );
         let ptr = |v: &mut [T]| SharedMut(v.as_mut_ptr());
-        let w: Vec<SharedMut<T>> = params.iter_mut().map(|w| ptr(w)).collect();
-        let (kind, mv): (_, Vec<(SharedMut<T>, SharedMut<T>)>) = match self {
-            Optimizer::Sgd(s) => (Err(s.weight_decay), Vec::new()),
+        let null = || SharedMut(std::ptr::null_mut());
+        let mut w: [SharedMut<T>; MAX_TENSORS] = std::array::from_fn(|_| null());
+        for (d, p) in w.iter_mut().zip(params.iter_mut()) {
+            *d = ptr(p);
+        }
+        let mut mv: [(SharedMut<T>, SharedMut<T>); MAX_TENSORS] =
+            std::array::from_fn(|_| (null(), null()));
+        let kind = match self {
+            Optimizer::Sgd(s) => Err(s.weight_decay),
             Optimizer::Adamw(a) => {
                 assert_eq!(params.len(), a.m.len(), "optimizer: tensor count");
                 for (w, (m, v)) in params.iter().zip(a.m.iter().zip(&a.v)) {
@@ -300,13 +312,10 @@ impl<T: Real> Optimizer<T> {
                         "optimizer: tensor size"
                     );
                 }
-                let k = a.begin_step(lr);
-                let mv =
-                    a.m.iter_mut()
-                        .zip(a.v.iter_mut())
-                        .map(|(m, v)| (ptr(m), ptr(v)))
-                        .collect();
-                (Ok(k), mv)
+                for (d, (m, v)) in mv.iter_mut().zip(a.m.iter_mut().zip(a.v.iter_mut())) {
+                    *d = (ptr(m), ptr(v));
+                }
+                Ok(a.begin_step(lr))
             }
         };
         let mb = block_size(width, threads.count(), align.max(1));
@@ -375,6 +384,9 @@ impl NeuronRuns {
         }
     }
 }
+
+/// The most tensors [`Optimizer::step_by_neurons`] takes (W_in, W_out, W_in_y and one spare).
+pub const MAX_TENSORS: usize = 4;
 
 /// A pointer the blocks of [`Optimizer::step_by_neurons`] share: each writes its own elements.
 struct SharedMut<T>(*mut T);
