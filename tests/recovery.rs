@@ -29,7 +29,7 @@ fn config() -> TrainConfig {
     c
 }
 
-fn run_into(c: &TrainConfig, out: &Path) {
+fn try_run_into(c: &TrainConfig, out: &Path) -> modadd::Result<()> {
     train::run(
         c,
         &RunOptions {
@@ -40,7 +40,11 @@ fn run_into(c: &TrainConfig, out: &Path) {
         },
         BackendKind::Cpu,
     )
-    .unwrap();
+    .map(|_| ())
+}
+
+fn run_into(c: &TrainConfig, out: &Path) {
+    try_run_into(c, out).unwrap();
 }
 
 fn resume(out: &Path) -> modadd::Result<()> {
@@ -322,17 +326,7 @@ fn a_failed_stage_snapshot_fails_the_run_before_the_next_checkpoint() {
         .unwrap();
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("stages"), b"in the way").unwrap();
-    let e = train::run(
-        &config(),
-        &RunOptions {
-            out: d.path().to_path_buf(),
-            force: false,
-            progress: Progress::Quiet,
-            multi: None,
-        },
-        BackendKind::Cpu,
-    )
-    .unwrap_err();
+    let e = try_run_into(&config(), d.path()).unwrap_err();
     match &e {
         Error::Io { path, .. } => assert!(path.starts_with(d.path().join("stages")), "{e}"),
         other => panic!("expected an I/O error naming stages/, got {other}"),

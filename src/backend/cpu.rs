@@ -128,18 +128,8 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
     fn update(&mut self, lr: T) {
         let (g, n, opt, threads) = (&self.grads, &mut self.net, &mut self.opt, &self.threads);
         let (p, width) = (n.p, n.width());
-        // W_in (and W_in_y): M x p column-major; W_out: p x M column-major. By the fused
-        // backward kernels' neuron blocks (multiples of 32).
-        let input = NeuronRuns {
-            runs: p,
-            unit: 1,
-            stride: width,
-        };
-        let output = NeuronRuns {
-            runs: 1,
-            unit: p,
-            stride: 0,
-        };
+        // By the fused backward kernels' neuron blocks (multiples of 32).
+        let (input, output) = (NeuronRuns::input(p, width), NeuronRuns::output(p));
         let blocks = (width, 2 * fused::LANES);
         // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
         threads.install(|| match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {

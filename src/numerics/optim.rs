@@ -375,6 +375,25 @@ pub struct NeuronRuns {
 }
 
 impl NeuronRuns {
+    /// An input layer (W_in, W_in_y: M x p column-major): p runs of `width`, one element per
+    /// neuron in each.
+    pub fn input(p: usize, width: usize) -> Self {
+        NeuronRuns {
+            runs: p,
+            unit: 1,
+            stride: width,
+        }
+    }
+
+    /// The output layer (W_out: p x M column-major): one run, p elements per neuron.
+    pub fn output(p: usize) -> Self {
+        NeuronRuns {
+            runs: 1,
+            unit: p,
+            stride: 0,
+        }
+    }
+
     /// The tensor's length for `width` neurons.
     pub fn len(&self, width: usize) -> usize {
         if self.runs == 0 {
@@ -547,16 +566,7 @@ mod tests {
     fn update_by_neuron_blocks_equals_the_plain_update() {
         let p = 7;
         for width in [1, 31, 32, 33, 100] {
-            let input = NeuronRuns {
-                runs: p,
-                unit: 1,
-                stride: width,
-            };
-            let output = NeuronRuns {
-                runs: 1,
-                unit: p,
-                stride: 0,
-            };
+            let (input, output) = (NeuronRuns::input(p, width), NeuronRuns::output(p));
             let shapes = [input, output, input];
             let n = p * width;
             let val = |i: usize, s: f32| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * s;
