@@ -1112,7 +1112,7 @@ pub struct Spectra {
 }
 
 /// The spectra of neurons `m0 .. m0 + out.len()`, sixteen neurons per vector. The layers' sums
-/// c_k = sum_x w[x] cos(w_k x), s_k = sum_x w[x] sin(w_k x) are f32 FMA chains in x order
+/// c_k = sum_x w(x) cos(w_k x), s_k = sum_x w(x) sin(w_k x) are f32 FMA chains in x order
 /// (as [`project`]'s), the neurons in the lanes: the input layer from `w_in` (M x p
 /// column-major, neurons contiguous), the output layer from `w_out_t` (p rows of
 /// `out.len()` numbers: this block of W_out transposed, [`transpose`]), against the table
