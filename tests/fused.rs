@@ -373,48 +373,22 @@ fn spectra_equal_the_scalar_energies_of_the_projected_sums() {
             if m > 3 {
                 w_in[3] = f32::NAN; // neuron 3, x = 0
             }
-            let m0 = 0;
-            let mut want = vec![fused::Spectra::default(); m];
             let (mut si, mut so) = (vec![0f32; m * 2 * k], vec![0f32; m * 2 * k]);
             assert!(fused::project(
                 &w_in,
                 (1, m),
-                (m0, m),
+                (0, m),
                 (&rows, p, 2 * k),
                 &mut si
             ));
             assert!(fused::project(
                 &w_out,
                 (p, 1),
-                (m0, m),
+                (0, m),
                 (&rows, p, 2 * k),
                 &mut so
             ));
-            for (n, w) in want.iter_mut().enumerate() {
-                let at = |v: &[f32], i: usize| v[n * 2 * k + i] as f64;
-                let (mut s, mut best, mut best_e) = ([0.0f64; 4], 0, -1.0);
-                for i in 0..k {
-                    let e = at(&si, i) * at(&si, i) + at(&si, k + i) * at(&si, k + i);
-                    let eo = at(&so, i) * at(&so, i) + at(&so, k + i) * at(&so, k + i);
-                    s[0] += e;
-                    s[1] += e * e;
-                    s[2] += eo;
-                    s[3] += eo * eo;
-                    if e > best_e {
-                        best_e = e;
-                        best = i;
-                    }
-                }
-                *w = fused::Spectra {
-                    sums: s,
-                    at_best: [
-                        at(&si, best),
-                        at(&si, k + best),
-                        at(&so, best),
-                        at(&so, k + best),
-                    ],
-                };
-            }
+            let want = scalar_spectra(&si, &so, k);
             let mut w_out_t = vec![0f32; m * p];
             fused::transpose(&w_out, (m, p, p), &mut w_out_t, m);
             let mut got = vec![fused::Spectra::default(); m];
@@ -433,7 +407,49 @@ fn spectra_equal_the_scalar_energies_of_the_projected_sums() {
             }
         }
     }
-    // A tie: input sums whose energies are equal at the first and the last frequency only.
+}
+
+/// The probe's scalar loop on projected sums (rows of 2K: c_1..c_K, then s_1..s_K): the
+/// energies in f64 in k order, their sums, and (c, s) of both layers at the input layer's
+/// first k of largest energy (`e > best`, best starting at -1).
+fn scalar_spectra(si: &[f32], so: &[f32], k: usize) -> Vec<fused::Spectra> {
+    let at = |v: &[f32], n: usize, i: usize| v[n * 2 * k + i] as f64;
+    (0..si.len() / (2 * k))
+        .map(|n| {
+            let (mut s, mut best, mut best_e) = ([0.0f64; 4], 0, -1.0);
+            for i in 0..k {
+                let e = at(si, n, i) * at(si, n, i) + at(si, n, k + i) * at(si, n, k + i);
+                let eo = at(so, n, i) * at(so, n, i) + at(so, n, k + i) * at(so, n, k + i);
+                s[0] += e;
+                s[1] += e * e;
+                s[2] += eo;
+                s[3] += eo * eo;
+                if e > best_e {
+                    best_e = e;
+                    best = i;
+                }
+            }
+            fused::Spectra {
+                sums: s,
+                at_best: [
+                    at(si, n, best),
+                    at(si, n, k + best),
+                    at(so, n, best),
+                    at(so, n, k + best),
+                ],
+            }
+        })
+        .collect()
+}
+
+/// `fused::spectra` on a tie: energies equal at the first and the last frequency only; the
+/// first wins, as in the scalar loop. K > 12 is refused.
+#[test]
+fn spectra_take_the_first_of_tied_frequencies() {
+    if !fused::available() {
+        eprintln!("skipped: this CPU has no AVX-512F");
+        return;
+    }
     let (k, p) = (4, 9);
     let mut table = vec![0f32; p * 2 * k];
     table[0] = 1.0; // c_1 at x = 0 (column 0 of the p x 2K table)
