@@ -177,7 +177,7 @@ impl Recorder {
 
     /// Starts writing `stages/<name>/` for the weights `net` of epoch `epoch` on a thread of
     /// its own ([`write_stage`]), so that the epochs go on meanwhile (the analysis of a p = 23,
-    /// M = 512 network took 33 ms, 15 % of a 2000-epoch run).
+    /// M = 512 network took 33 ms, 13 % of a 2000-epoch run).
     fn start_stage<T: Real>(&mut self, name: &str, epoch: usize, net: Network<T>) -> Result<()> {
         let dir = self.out.join("stages").join(name);
         let act = self.activation;
