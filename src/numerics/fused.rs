@@ -30,7 +30,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use crate::numerics::parallel::{block, block_size, Threads};
+use crate::numerics::parallel::{block, block_size, SharedMut, Threads};
 use rayon::prelude::*;
 
 /// `wide!(body(args..))` runs `body` (an `#[inline(always)]` function) compiled for
@@ -170,9 +170,9 @@ impl Layout {
         }
         let mb = block_size(m_w, threads.count(), 2 * LANES);
         let out = LayoutPtrs {
-            table: self.table.as_mut_ptr(),
-            cols: self.w_out_cols.as_mut_ptr(),
-            rows: self.w_out_rows.as_mut_ptr(),
+            table: SharedMut::new(&mut self.table),
+            cols: SharedMut::new(&mut self.w_out_cols),
+            rows: SharedMut::new(&mut self.w_out_rows),
         };
         let this = &*self;
         let fill = |b: usize| {
@@ -205,16 +205,21 @@ impl Layout {
         (m0, n): (usize, usize),
     ) {
         let (p, m_w, j_n, m_pad) = (self.p, self.width, self.j, self.width_pad);
+        // SAFETY (all three): the caller's guarantee; the table's and W_out columns' entries
+        // of these neurons are one contiguous range each, the W_out rows' are strided (written
+        // by pointer, never borrowed as a slice that would overlap the other blocks').
         if self.forward {
             // W_in (M x p column-major) is p rows of M: table[m * 32 + x] = W_in[x * M + m].
-            let table = std::slice::from_raw_parts_mut(out.table.add(m0 * TABLE), n * TABLE);
+            let table = unsafe {
+                std::slice::from_raw_parts_mut(out.table.get().add(m0 * TABLE), n * TABLE)
+            };
             transpose(&w_in[m0..], (p, n, m_w), table, TABLE);
-            let cols = std::slice::from_raw_parts_mut(out.cols.add(m0 * j_n), n * j_n);
+            let cols =
+                unsafe { std::slice::from_raw_parts_mut(out.cols.get().add(m0 * j_n), n * j_n) };
             copy_rows(&w_out[m0 * p..], (n, p, p), cols, j_n);
         }
         // W_out (p x M column-major) is M rows of p: rows[j * width_pad + m] = W_out[m * p + j].
-        let rows = std::slice::from_raw_parts_mut(out.rows.add(m0), (p - 1) * m_pad + n);
-        transpose(&w_out[m0 * p..], (n, p, p), rows, m_pad);
+        unsafe { transpose_to(&w_out[m0 * p..], (n, p, p), out.rows.get().add(m0), m_pad) };
     }
 }
 
@@ -222,14 +227,10 @@ impl Layout {
 /// neurons).
 #[derive(Clone, Copy)]
 struct LayoutPtrs {
-    table: *mut f32,
-    cols: *mut f32,
-    rows: *mut f32,
+    table: SharedMut<f32>,
+    cols: SharedMut<f32>,
+    rows: SharedMut<f32>,
 }
-// SAFETY: the blocks of `Layout::build` write disjoint entries through these pointers.
-unsafe impl Send for LayoutPtrs {}
-// SAFETY: as above.
-unsafe impl Sync for LayoutPtrs {}
 
 /// `dst[c * ds + r] = src[r * ss + c]` for r < rows, c < cols: the rows x cols matrix with row
 /// stride `ss` transposed into rows of stride `ds`; nothing else of `dst` is written. By 16 x 16
@@ -242,27 +243,44 @@ pub fn transpose(src: &[f32], (rows, cols, ss): (usize, usize, usize), dst: &mut
     if rows == 0 || cols == 0 {
         return;
     }
-    assert!(
-        cols <= ss && (rows - 1) * ss + cols <= src.len(),
-        "transpose: short source"
-    );
-    assert!(
-        rows <= ds && (cols - 1) * ds + rows <= dst.len(),
-        "transpose: short destination"
-    );
+    check_strided("transpose: destination", dst.len(), (cols, rows, ds));
+    // SAFETY: the destination holds the shape (checked) and is borrowed whole.
+    unsafe { transpose_to(src, (rows, cols, ss), dst.as_mut_ptr(), ds) }
+}
+
+/// [`transpose`] into `dst` by pointer, for a destination shared with other threads that
+/// write other entries of it (no slice can be borrowed for strided entries alone).
+///
+/// # Safety
+/// Entries `c * ds + r` (r < rows, c < cols) of `dst` are valid to write, and no one else
+/// reads or writes them meanwhile.
+///
+/// # Panics
+/// If `src` is too short for the shape.
+unsafe fn transpose_to(
+    src: &[f32],
+    (rows, cols, ss): (usize, usize, usize),
+    dst: *mut f32,
+    ds: usize,
+) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    check_strided("transpose: source", src.len(), (rows, cols, ss));
+    assert!(rows <= ds, "transpose: destination rows overlap");
     #[cfg(target_arch = "x86_64")]
     if available() {
         for r0 in (0..rows).step_by(LANES) {
             for c0 in (0..cols).step_by(LANES) {
                 let (nr, nc) = (LANES.min(rows - r0), LANES.min(cols - c0));
                 // SAFETY: AVX-512F is present; the loads read columns c0..c0+nc of rows
-                // r0..r0+nr of src, the stores write entries r0..r0+nr of rows c0..c0+nc of
-                // dst, all inside the lengths asserted above.
+                // r0..r0+nr of src (checked), the stores write entries r0..r0+nr of rows
+                // c0..c0+nc of dst (the caller's guarantee).
                 unsafe {
                     transpose_tile(
                         src.as_ptr().add(r0 * ss + c0),
                         (nr, nc, ss),
-                        dst.as_mut_ptr().add(c0 * ds + r0),
+                        dst.add(c0 * ds + r0),
                         ds,
                     )
                 };
@@ -272,9 +290,18 @@ pub fn transpose(src: &[f32], (rows, cols, ss): (usize, usize, usize), dst: &mut
     }
     for r in 0..rows {
         for c in 0..cols {
-            dst[c * ds + r] = src[r * ss + c];
+            // SAFETY: the caller's guarantee.
+            unsafe { dst.add(c * ds + r).write(src[r * ss + c]) };
         }
     }
+}
+
+/// Asserts that `len` numbers hold `rows` rows of `cols` numbers, `stride` apart.
+fn check_strided(what: &str, len: usize, (rows, cols, stride): (usize, usize, usize)) {
+    assert!(
+        cols <= stride && (rows - 1) * stride + cols <= len,
+        "{what} too short for {rows} rows of {cols}, {stride} apart"
+    );
 }
 
 /// `dst[r * ds + c] = src[r * ss + c]` for r < rows, c < cols (rows of stride `ss` into rows
@@ -286,14 +313,8 @@ pub fn copy_rows(src: &[f32], (rows, cols, ss): (usize, usize, usize), dst: &mut
     if rows == 0 || cols == 0 {
         return;
     }
-    assert!(
-        cols <= ss && (rows - 1) * ss + cols <= src.len(),
-        "copy_rows: short source"
-    );
-    assert!(
-        cols <= ds && (rows - 1) * ds + cols <= dst.len(),
-        "copy_rows: short destination"
-    );
+    check_strided("copy_rows: source", src.len(), (rows, cols, ss));
+    check_strided("copy_rows: destination", dst.len(), (rows, cols, ds));
     #[cfg(target_arch = "x86_64")]
     if available() {
         // SAFETY: AVX-512F is present; every access is inside the lengths asserted above.

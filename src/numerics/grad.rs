@@ -47,7 +47,7 @@ use crate::numerics::batch::Batch;
 use crate::numerics::fused;
 use crate::numerics::loss::{argmax, Loss};
 use crate::numerics::network::{sum_sq, Network};
-use crate::numerics::parallel::{block, block_size, Threads};
+use crate::numerics::parallel::{block, block_size, SharedMut, Threads};
 use crate::numerics::real::{as_f32, as_f32_mut, gemm, Real, Strides};
 use crate::numerics::task::Pair;
 use nalgebra::DMatrix;
@@ -956,21 +956,6 @@ fn fused_forward<T: Real>(
     }
 }
 
-/// A pointer that may cross threads: each thread writes only the rows of its neuron block.
-#[derive(Clone, Copy)]
-struct SharedRows(*mut f32);
-// SAFETY: used only by `fused_backward`, whose blocks write disjoint rows.
-unsafe impl Send for SharedRows {}
-// SAFETY: as above.
-unsafe impl Sync for SharedRows {}
-
-impl SharedRows {
-    /// The pointer (a method, so that closures capture the whole `SharedRows`).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// The backward pass by the fused kernels after [`fused_forward`], split into neuron blocks
 /// (multiples of 32) over the workspace's threads: `dW_out` by columns, `dW_in` by rows.
 fn fused_backward<T: Real>(
@@ -987,7 +972,7 @@ fn fused_backward<T: Real>(
     }
     let w_in = as_f32(net.w_in.as_slice()).expect("f32");
     let gin = as_f32_mut(grads.w_in.as_mut_slice()).expect("f32");
-    let gin = SharedRows(gin.as_mut_ptr());
+    let gin = SharedMut::new(gin);
     let (lay, g) = (&ws.layout, &ws.g_pad[..]);
     let acc_block = fused::acc_len(p, mb);
     let run = |(b, (gout, acc)): (usize, (&mut [T], &mut [f32]))| {

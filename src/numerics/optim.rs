@@ -24,7 +24,7 @@
 //! update, has lr 0); the reference uses N = 10.
 
 use crate::error::{positive, Error, Result};
-use crate::numerics::parallel::{block, block_size, Threads};
+use crate::numerics::parallel::{block, block_size, SharedMut, Threads};
 use crate::numerics::real::Real;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -294,14 +294,11 @@ impl<T: Real> Optimizer<T> {
             params.len() <= MAX_TENSORS,
             "optimizer: at most {MAX_TENSORS} tensors"
         );
-        let ptr = |v: &mut [T]| SharedMut(v.as_mut_ptr());
-        let null = || SharedMut(std::ptr::null_mut());
-        let mut w: [SharedMut<T>; MAX_TENSORS] = std::array::from_fn(|_| null());
+        let mut w = [SharedMut::null(); MAX_TENSORS];
         for (d, p) in w.iter_mut().zip(params.iter_mut()) {
-            *d = ptr(p);
+            *d = SharedMut::new(p);
         }
-        let mut mv: [(SharedMut<T>, SharedMut<T>); MAX_TENSORS] =
-            std::array::from_fn(|_| (null(), null()));
+        let mut mv = [(SharedMut::null(), SharedMut::null()); MAX_TENSORS];
         let kind = match self {
             Optimizer::Sgd(s) => Err(s.weight_decay),
             Optimizer::Adamw(a) => {
@@ -313,7 +310,7 @@ impl<T: Real> Optimizer<T> {
                     );
                 }
                 for (d, (m, v)) in mv.iter_mut().zip(a.m.iter_mut().zip(a.v.iter_mut())) {
-                    *d = (ptr(m), ptr(v));
+                    *d = (SharedMut::new(m), SharedMut::new(v));
                 }
                 Ok(a.begin_step(lr))
             }
@@ -329,12 +326,12 @@ impl<T: Real> Optimizer<T> {
                     // run), disjoint from the other blocks' and inside the tensor (its length
                     // asserted above); the moments have the tensor's length (asserted too).
                     unsafe {
-                        let w = std::slice::from_raw_parts_mut(w[i].0.add(off), len);
+                        let w = std::slice::from_raw_parts_mut(w[i].get().add(off), len);
                         match &kind {
                             Err(wd) => sgd_update(w, g, lr, *wd),
                             Ok(k) => {
-                                let m = std::slice::from_raw_parts_mut(mv[i].0 .0.add(off), len);
-                                let v = std::slice::from_raw_parts_mut(mv[i].1 .0.add(off), len);
+                                let m = std::slice::from_raw_parts_mut(mv[i].0.get().add(off), len);
+                                let v = std::slice::from_raw_parts_mut(mv[i].1.get().add(off), len);
                                 adamw_update(w, g, m, v, k)
                             }
                         }
@@ -406,13 +403,6 @@ impl NeuronRuns {
 
 /// The most tensors [`Optimizer::step_by_neurons`] takes (W_in, W_out, W_in_y and one spare).
 pub const MAX_TENSORS: usize = 4;
-
-/// A pointer the blocks of [`Optimizer::step_by_neurons`] share: each writes its own elements.
-struct SharedMut<T>(*mut T);
-// SAFETY: used only by `step_by_neurons`, whose blocks write disjoint elements.
-unsafe impl<T> Send for SharedMut<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for SharedMut<T> {}
 
 impl<T: Real> AdamW<T> {
     /// Counts the step (t += 1) and returns its constants for learning rate `lr`.

@@ -180,6 +180,43 @@ pub fn block(n: usize, block: usize, b: usize) -> (usize, usize) {
     (start, block.min(n - start))
 }
 
+/// A pointer into a buffer that the tasks of one parallel region write through, each task
+/// to its own elements (strided blocks that no slice split can express: the rows of a
+/// column-major matrix, a neuron block of every tensor). Whoever dereferences it upholds
+/// that no two tasks touch the same element and that the buffer outlives the region.
+pub struct SharedMut<T>(*mut T);
+
+impl<T> SharedMut<T> {
+    /// The start of `buf`.
+    pub fn new(buf: &mut [T]) -> Self {
+        SharedMut(buf.as_mut_ptr())
+    }
+
+    /// A null pointer (an unused slot).
+    pub fn null() -> Self {
+        SharedMut(std::ptr::null_mut())
+    }
+
+    /// The pointer (a method, so that closures capture the whole `SharedMut`).
+    pub fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+impl<T> Clone for SharedMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedMut<T> {}
+
+// SAFETY: a raw pointer; the tasks that write through it write disjoint elements (the type's
+// contract, upheld at each dereference).
+unsafe impl<T: Send> Send for SharedMut<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
 /// The size of `parts` near-equal blocks covering `n` items, rounded up to a multiple of
 /// `align` (at least `align`).
 pub fn block_size(n: usize, parts: usize, align: usize) -> usize {
