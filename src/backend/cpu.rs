@@ -130,7 +130,7 @@ impl<T: Real> Backend<T> for CpuBackend<T> {
         let (p, width) = (n.p, n.width());
         // By the fused backward kernels' neuron blocks (multiples of 32).
         let (input, output) = (NeuronRuns::input(p, width), NeuronRuns::output(p));
-        let blocks = (width, 2 * fused::LANES);
+        let blocks = (width, fused::neuron_block(width, threads.count()));
         // Stack arrays of the tensors (W_in, W_out[, W_in_y]): no allocation per step.
         threads.install(|| match (n.w_in_y.as_mut(), g.w_in_y.as_ref()) {
             (Some(wy), Some(gy)) => opt.step_by_neurons(

@@ -77,6 +77,13 @@ const TABLE: usize = 32;
 /// Rows whose dL/da the backward kernel computes together (independent FMA chains).
 const ROW_GROUP: usize = 8;
 
+/// The neurons per block of the fused backward pass on `threads` threads: near-equal blocks,
+/// multiples of 32 (two vectors). The weights' layout and the optimiser's update take the same
+/// blocks, so each thread lays out, differentiates and updates the same neurons.
+pub fn neuron_block(width: usize, threads: usize) -> usize {
+    block_size(width, threads, 2 * LANES)
+}
+
 /// The accumulator count for p: 8, 16 or 24.
 pub fn lanes_for(p: usize) -> usize {
     p.div_ceil(8) * 8
@@ -168,7 +175,7 @@ impl Layout {
         if m_w == 0 {
             return true;
         }
-        let mb = block_size(m_w, threads.count(), 2 * LANES);
+        let mb = neuron_block(m_w, threads.count());
         let out = LayoutPtrs {
             table: SharedMut::new(&mut self.table),
             cols: SharedMut::new(&mut self.w_out_cols),

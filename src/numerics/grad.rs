@@ -965,7 +965,7 @@ fn fused_backward<T: Real>(
     grads: &mut Grads<T>,
 ) {
     let (p, m_w) = (net.p, net.width());
-    let mb = block_size(m_w, ws.threads.count(), 2 * fused::LANES);
+    let mb = fused::neuron_block(m_w, ws.threads.count());
     let acc_total = m_w.div_ceil(mb) * fused::acc_len(p, mb);
     if ws.dw_acc.len() < acc_total {
         ws.dw_acc.resize(acc_total, 0.0);

@@ -24,7 +24,7 @@
 //! update, has lr 0); the reference uses N = 10.
 
 use crate::error::{positive, Error, Result};
-use crate::numerics::parallel::{block, block_size, SharedMut, Threads};
+use crate::numerics::parallel::{block, SharedMut, Threads};
 use crate::numerics::real::Real;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -261,8 +261,9 @@ impl<T: Real> Optimizer<T> {
 
     /// [`Optimizer::step_on`] split by blocks of neurons instead of blocks of elements: the
     /// block `m0..m0+n` of every tensor (`shapes[i]` says where neuron m's elements lie) is
-    /// updated by one task, the blocks being those of the fused backward kernels
-    /// (`block_size(width, threads, align)`), so each thread updates the weights whose
+    /// updated by one task, blocks of `mb` neurons: the CPU backend gives those of the fused
+    /// backward kernels ([`crate::numerics::fused::neuron_block`]), so each thread updates the
+    /// weights whose
     /// gradients it computed and lays them out again in the next step (at p = 23 the update
     /// is a few microseconds, and fetching the other core's lines was most of it). Elementwise:
     /// the same bits as [`Optimizer::step`].
@@ -275,7 +276,7 @@ impl<T: Real> Optimizer<T> {
         params: &mut [&mut [T]],
         grads: &[&[T]],
         shapes: &[NeuronRuns],
-        (width, align): (usize, usize),
+        (width, mb): (usize, usize),
         lr: T,
         threads: &Threads,
     ) {
@@ -315,7 +316,7 @@ impl<T: Real> Optimizer<T> {
                 Ok(a.begin_step(lr))
             }
         };
-        let mb = block_size(width, threads.count(), align.max(1));
+        let mb = mb.max(1);
         let run = |b: usize| {
             let (m0, n) = block(width, mb, b);
             for (i, sh) in shapes.iter().enumerate() {
@@ -503,6 +504,7 @@ impl crate::names::Named for OptimizerKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numerics::parallel::block_size;
 
     /// The AVX-512 build of the updates (taken on a CPU with AVX-512F) gives the same bits as
     /// the baseline build of the same loop: each element sees the same IEEE operations.
@@ -587,7 +589,14 @@ mod tests {
                     for _ in 0..2 {
                         let mut w: Vec<&mut [f32]> =
                             got.iter_mut().map(|v| v.as_mut_slice()).collect();
-                        opt2.step_by_neurons(&mut w, &g, &shapes, (width, 32), 1e-2, &t);
+                        opt2.step_by_neurons(
+                            &mut w,
+                            &g,
+                            &shapes,
+                            (width, block_size(width, threads, 32)),
+                            1e-2,
+                            &t,
+                        );
                     }
                     assert_eq!(got, want, "width {width}, {threads} threads, {cfg:?}");
                     assert_eq!(opt2, opt, "state, width {width}, {threads} threads");
